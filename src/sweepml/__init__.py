@@ -1,0 +1,63 @@
+"""sweepml: AutoML on one search core (spaces, strategies, studies, executors, storage).
+
+Importing sweepml loads no heavy optional dependency (no torch, no dask, not even optuna until a
+model-based strategy is used).
+
+Example:
+    >>> import sweepml
+    >>> study = sweepml.minimize(lambda c: (c["x"] - 2) ** 2, {"x": sweepml.Float(-10, 10)},
+    ...                          n_trials=30, seed=0)
+"""
+
+from sweepml.exceptions import (
+    InvalidConfigError,
+    InvalidParameterError,
+    SpaceSpecError,
+    StorageError,
+    SweepmlError,
+)
+from sweepml.objective import Trial
+from sweepml.search import maximize, minimize
+from sweepml.space import Choice, Const, Float, Int, Space
+from sweepml.strategies import (
+    CMAES,
+    TPE,
+    GridSearch,
+    RandomSearch,
+    RegularizedEvolution,
+    Strategy,
+    Suggestion,
+    strategy_names,
+)
+from sweepml.study import Study, load_study
+from sweepml.trial import TrialRecord, TrialStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CMAES",
+    "TPE",
+    "Choice",
+    "Const",
+    "Float",
+    "GridSearch",
+    "Int",
+    "InvalidConfigError",
+    "InvalidParameterError",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Space",
+    "SpaceSpecError",
+    "StorageError",
+    "Strategy",
+    "Study",
+    "Suggestion",
+    "SweepmlError",
+    "Trial",
+    "TrialRecord",
+    "TrialStatus",
+    "load_study",
+    "maximize",
+    "minimize",
+    "strategy_names",
+]

@@ -1,0 +1,104 @@
+"""``sweepml tune FILE.py:FUNCTION --space SPEC ...``: search for the user's objective."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sweepml.cli import CommandFailed
+from sweepml.exceptions import InvalidParameterError
+from sweepml.search import maximize, minimize
+from sweepml.space import Space
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "tune",
+        help="search a space for the best config of FILE.py:FUNCTION",
+        description="Run FUNCTION(config) from FILE.py on configs drawn from the space in SPEC "
+        "(YAML or JSON) and record every trial in the storage. Run the same command again to "
+        "resume an interrupted search.",
+    )
+    parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the objective to call")
+    parser.add_argument("--space", required=True, metavar="SPEC", help="space spec file")
+    parser.add_argument("--trials", type=int, metavar="N", help="stop after N finished trials")
+    parser.add_argument("--timeout", type=float, metavar="S",
+                        help="seconds for the whole search (running trials are cancelled)")
+    parser.add_argument("--patience", type=int, metavar="K",
+                        help="stop after K trials without improvement")
+    parser.add_argument("--workers", type=int, default=1, metavar="W", help="parallel trials")
+    parser.add_argument("--trial-timeout", type=float, metavar="S", help="seconds per trial")
+    parser.add_argument("--trial-memory", type=float, metavar="MB", help="MiB per trial")
+    parser.add_argument("--storage", metavar="DB", help="SQLite file for the record")
+    parser.add_argument("--study", metavar="NAME", help="study name (default: FUNCTION)")
+    parser.add_argument("--strategy", default="tpe", metavar="NAME",
+                        help="random, grid, tpe, cmaes or evolution (default: tpe)")
+    parser.add_argument("--maximize", action="store_true", help="maximize instead of minimize")
+    parser.add_argument("--seed", type=int, metavar="S", help="random seed")
+    parser.add_argument("--top", type=int, default=10, metavar="K", help="rows of the leaderboard")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def load_objective(target: str) -> Callable[..., Any]:
+    """Import FUNCTION from FILE.py, as the module named after the file (so that worker
+    processes started with spawn can import it too)."""
+    file_part, sep, function = target.rpartition(":")
+    if not sep or not file_part or not function:
+        raise InvalidParameterError(
+            f"The objective must be given as FILE.py:FUNCTION; got {target!r}."
+        )
+    path = Path(file_part)
+    if not path.is_file():
+        raise InvalidParameterError(f"Objective file {file_part!r} does not exist.")
+    module_name = path.stem
+    sys.path.insert(0, str(path.resolve().parent))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidParameterError(f"Objective file {file_part!r} is not a Python file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        last = traceback.format_exception_only(exc)[-1].strip()
+        raise CommandFailed(f"Importing {file_part!r} failed: {last}") from exc
+    objective = getattr(module, function, None)
+    if not callable(objective):
+        names = sorted(n for n, v in vars(module).items()
+                       if callable(v) and not n.startswith("_") and
+                       getattr(v, "__module__", None) == module_name)
+        raise InvalidParameterError(
+            f"{file_part!r} has no function {function!r}; its functions are {names}."
+        )
+    return objective
+
+
+def run(args: argparse.Namespace) -> int:
+    from sweepml.cli.show import print_study
+
+    objective = load_objective(args.target)
+    space = Space.from_file(args.space)
+    search = maximize if args.maximize else minimize
+    study = search(
+        objective,
+        space,
+        strategy=args.strategy,
+        n_trials=args.trials,
+        time_budget=args.timeout,
+        patience=args.patience,
+        n_workers=args.workers,
+        trial_timeout=args.trial_timeout,
+        trial_memory_mb=args.trial_memory,
+        storage=args.storage,
+        study_name=args.study or args.target.rpartition(":")[2],
+        seed=args.seed,
+        show_progress=False if args.no_progress else None,
+    )
+    print_study(study, top=args.top)
+    return 0

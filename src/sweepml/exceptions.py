@@ -1,0 +1,39 @@
+"""The exceptions sweepml raises to its users.
+
+Trial failures are never exceptions: they are recorded as data (see ``sweepml.trial.TrialStatus``).
+These classes are for mistakes in how sweepml is called and for problems with the record.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidConfigError",
+    "InvalidParameterError",
+    "SpaceSpecError",
+    "StorageError",
+    "SweepmlError",
+]
+
+
+class SweepmlError(Exception):
+    """Base class of every error sweepml raises on purpose."""
+
+
+class InvalidParameterError(SweepmlError, ValueError, TypeError):
+    """An argument has the wrong type or value.
+
+    It subclasses both ValueError and TypeError so that code written against scikit-learn's
+    conventions catches it either way.
+    """
+
+
+class InvalidConfigError(InvalidParameterError):
+    """A configuration does not belong to its search space."""
+
+
+class SpaceSpecError(InvalidParameterError):
+    """A search-space description (dict or spec file) cannot be turned into a space."""
+
+
+class StorageError(SweepmlError):
+    """The study record cannot be opened, read or written."""

@@ -1,0 +1,351 @@
+"""``minimize`` / ``maximize``: the search loop.
+
+The loop keeps every worker busy, never blocks on the slowest trial, writes each trial to the
+storage when it starts and when it ends (committed before it goes on), and tells the strategy.
+Calling it again with the same storage and study name resumes: finished trials are kept and count
+toward ``n_trials``, trials the previous run left unfinished are recorded INTERRUPTED and run again,
+and the strategy is rebuilt by replaying the finished trials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sweepml._progress import ProgressDisplay
+from sweepml._validation import check_bool, check_float, check_int
+from sweepml.exceptions import InvalidParameterError
+from sweepml.execution import Executor, make_executor
+from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
+from sweepml.space import Space
+from sweepml.storage import Storage, StudyInfo, open_storage
+from sweepml.strategies import Outcome, Strategy, Suggestion, make_strategy
+from sweepml.study import Study, same_space
+from sweepml.trial import TrialRecord, TrialStatus
+
+__all__ = ["maximize", "minimize"]
+
+logger = logging.getLogger(__name__)
+
+_WAIT_SLICE = 0.25  # seconds the loop waits on results before refreshing progress
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops: whichever limit is reached first."""
+
+    n_trials: int | None
+    time_budget: float | None
+    patience: int | None
+
+
+@dataclass(frozen=True)
+class TrialLimits:
+    timeout: float | None
+    memory_mb: float | None
+
+
+def minimize(
+    objective: Callable[..., Any],
+    space: Space | Mapping[str, Any],
+    *,
+    strategy: str | Strategy = "tpe",
+    n_trials: int | None = None,
+    time_budget: float | None = None,
+    patience: int | None = None,
+    n_workers: int = 1,
+    executor: str | Executor = "auto",
+    trial_timeout: float | None = None,
+    trial_memory_mb: float | None = None,
+    storage: Storage | str | os.PathLike[str] | None = None,
+    study_name: str | None = None,
+    seed: int | None = None,
+    show_progress: bool | None = None,
+) -> Study:
+    """Search ``space`` for the config with the lowest objective value.
+
+    Args:
+        objective: ``f(config)`` returning a finite number, or a dict with the number under
+            ``"value"`` and other metrics beside it. It may also declare keyword parameters
+            ``trial`` (``trial.report(step, value)``) and ``budget``.
+        space: a ``Space``, or a dict for ``Space.from_dict``.
+        strategy: a name (``random``, ``grid``, ``tpe``, ``cmaes``, ``evolution``) or an instance.
+        n_trials: stop once this many trials have finished (earlier runs of the study included).
+        time_budget: seconds for this call; running trials are cancelled at the end.
+        patience: stop after this many finished trials without an improvement.
+        n_workers: trials run at once.
+        executor: ``"auto"`` (serial for one worker without limits, else local processes),
+            ``"serial"``, ``"local"``, or an Executor.
+        trial_timeout: seconds a trial may run before it is killed (TIMEOUT).
+        trial_memory_mb: MiB a trial may allocate beyond its starting size (MEMOUT).
+        storage: None (in memory), a SQLite file path, or a Storage; an existing study resumes.
+        study_name: the study's name in the storage (default: the objective's name).
+        seed: same seed, serial execution -> the same sequence of trials.
+        show_progress: a progress bar; default on when stderr is a terminal.
+
+    Returns:
+        The ``Study``; ``study.best`` is the best trial.
+
+    Example:
+        >>> import sweepml
+        >>> space = {"x": sweepml.Float(-5, 5), "kind": ["a", "b"]}
+        >>> study = sweepml.minimize(lambda c: c["x"] ** 2 + (c["kind"] == "b"), space,
+        ...                          n_trials=30, seed=1)
+        >>> study.best.config["kind"]
+        'a'
+    """
+    return _search("minimize", objective, space, strategy=strategy, n_trials=n_trials,
+                   time_budget=time_budget, patience=patience, n_workers=n_workers,
+                   executor=executor, trial_timeout=trial_timeout,
+                   trial_memory_mb=trial_memory_mb, storage=storage, study_name=study_name,
+                   seed=seed, show_progress=show_progress)
+
+
+def maximize(
+    objective: Callable[..., Any],
+    space: Space | Mapping[str, Any],
+    *,
+    strategy: str | Strategy = "tpe",
+    n_trials: int | None = None,
+    time_budget: float | None = None,
+    patience: int | None = None,
+    n_workers: int = 1,
+    executor: str | Executor = "auto",
+    trial_timeout: float | None = None,
+    trial_memory_mb: float | None = None,
+    storage: Storage | str | os.PathLike[str] | None = None,
+    study_name: str | None = None,
+    seed: int | None = None,
+    show_progress: bool | None = None,
+) -> Study:
+    """Like ``minimize``, for the config with the highest objective value."""
+    return _search("maximize", objective, space, strategy=strategy, n_trials=n_trials,
+                   time_budget=time_budget, patience=patience, n_workers=n_workers,
+                   executor=executor, trial_timeout=trial_timeout,
+                   trial_memory_mb=trial_memory_mb, storage=storage, study_name=study_name,
+                   seed=seed, show_progress=show_progress)
+
+
+def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any) -> Study:
+    owner = direction
+    budget = Budget(
+        check_int(owner, "n_trials", kw["n_trials"], minimum=1, optional=True),
+        check_float(owner, "time_budget", kw["time_budget"], minimum=0, exclusive_minimum=True,
+                    optional=True),
+        check_int(owner, "patience", kw["patience"], minimum=1, optional=True),
+    )
+    if budget == Budget(None, None, None):
+        raise InvalidParameterError(
+            f"{owner} needs a budget: set n_trials, time_budget or patience (or several)."
+        )
+    limits = TrialLimits(
+        check_float(owner, "trial_timeout", kw["trial_timeout"], minimum=0,
+                    exclusive_minimum=True, optional=True),
+        check_float(owner, "trial_memory_mb", kw["trial_memory_mb"], minimum=0,
+                    exclusive_minimum=True, optional=True),
+    )
+    n_workers = check_int(owner, "n_workers", kw["n_workers"], minimum=1)
+    assert n_workers is not None
+    seed = check_int(owner, "seed", kw["seed"], minimum=0, optional=True)
+    show_progress = check_bool(owner, "show_progress", kw["show_progress"], optional=True)
+    if not isinstance(space, Space):
+        if not isinstance(space, Mapping):
+            raise InvalidParameterError(
+                f"The 'space' parameter of {owner} must be a Space or a dict; got {space!r}."
+            )
+        space = Space.from_dict(space)
+    runner = ObjectiveRunner(objective, owner=owner)
+    strategy = make_strategy(kw["strategy"], owner=owner)
+    executor = make_executor(kw["executor"], n_workers=n_workers, owner=owner,
+                             needs_limits=limits != TrialLimits(None, None))
+    name = kw["study_name"] if kw["study_name"] is not None else _default_name(objective)
+    if not isinstance(name, str) or not name:
+        raise InvalidParameterError(
+            f"The 'study_name' parameter of {owner} must be a non-empty str; got {name!r}."
+        )
+    storage = open_storage(kw["storage"], owner=owner)
+    study = _open_or_create(storage, name, direction, space, strategy, seed)
+    strategy.bind(space, seed)
+    loop = _SearchLoop(study, runner, strategy, executor, budget, limits, n_workers)
+    loop.run(show_progress)
+    return study
+
+
+def _default_name(objective: Callable[..., Any]) -> str:
+    name = getattr(objective, "__name__", "")
+    return name if re.fullmatch(r"[A-Za-z_][\w.-]*", name or "") else "study"
+
+
+def _open_or_create(
+    storage: Storage, name: str, direction: str, space: Space, strategy: Strategy,
+    seed: int | None,
+) -> Study:
+    info = storage.get_study(name)
+    if info is None:
+        info = StudyInfo(name, direction, space.to_dict(), time.time(),
+                         {"strategy": type(strategy).__name__, "seed": seed})
+        storage.create_study(info)
+    elif info.direction != direction:
+        raise InvalidParameterError(
+            f"Study {name!r} in this storage was a {info.direction} search; this call would "
+            f"{direction}. Pass another study_name."
+        )
+    elif not same_space(info.space, space):
+        raise InvalidParameterError(
+            f"Study {name!r} in this storage was run on a different space; resuming needs the "
+            f"same space. Pass another study_name to start a new study."
+        )
+    return Study(storage, info)
+
+
+class _SearchLoop:
+    """One call's worth of searching on a study."""
+
+    def __init__(
+        self,
+        study: Study,
+        runner: ObjectiveRunner,
+        strategy: Strategy,
+        executor: Executor,
+        budget: Budget,
+        limits: TrialLimits,
+        n_workers: int,
+    ) -> None:
+        self.study, self.runner, self.strategy, self.executor = study, runner, strategy, executor
+        self.budget, self.limits, self.n_workers = budget, limits, n_workers
+        self.storage = study.storage
+        self.running: dict[int, tuple[TrialRecord, Suggestion]] = {}
+        self.retry_queue: list[TrialRecord] = []
+        self.n_finished = 0
+        self.n_failed = 0
+        self.best_loss = float("inf")
+        self.since_best = 0
+        self.next_number = 0
+
+    # -- resume -------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        """Replay the record into the strategy; queue what an earlier run left unfinished."""
+        records = self.study.trials
+        retried = {r.retry_of for r in records if r.retry_of is not None}
+        for record in records:
+            if record.status is TrialStatus.RUNNING:  # the previous driver died mid-trial
+                record = record.finish(
+                    status=TrialStatus.INTERRUPTED, finished_at=time.time(),
+                    error="The search stopped before this trial finished; it is run again.",
+                )
+                self.storage.save_trial(self.study.name, record)
+            if record.status.finished:
+                replayed = Suggestion(record.config, None, record.budget, record.info)
+                self.strategy.tell(replayed, self._outcome(record.status, record.value))
+                self._count(record.status, record.value)
+            elif record.number not in retried:
+                self.retry_queue.append(record)
+        self.next_number = max((r.number for r in records), default=-1) + 1
+        if records:
+            logger.info("Resuming study %r: %d finished trials, %d to run again.",
+                        self.study.name, self.n_finished, len(self.retry_queue))
+
+    def _outcome(self, status: TrialStatus, value: float | None) -> Outcome:
+        if status is not TrialStatus.OK or value is None:
+            return Outcome(status, None)
+        return Outcome(status, value if self.study.direction == "minimize" else -value)
+
+    def _count(self, status: TrialStatus, value: float | None) -> None:
+        self.n_finished += 1
+        outcome = self._outcome(status, value)
+        if not outcome.ok:
+            self.n_failed += 1
+        if outcome.loss is not None and outcome.loss < self.best_loss:
+            self.best_loss, self.since_best = outcome.loss, 0
+        else:
+            self.since_best += 1
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, show_progress: bool | None) -> None:
+        self._resume()
+        start = time.monotonic()
+        deadline = None if self.budget.time_budget is None else start + self.budget.time_budget
+        self.executor.deadline = deadline
+        progress = ProgressDisplay(enabled=show_progress, n_trials=self.budget.n_trials,
+                                   time_budget=self.budget.time_budget, label=self.study.name)
+        self.executor.start(self.runner)
+        try:
+            while True:
+                self._launch(deadline)
+                if not self.running:
+                    break
+                now = time.monotonic()
+                slice_ = _WAIT_SLICE if deadline is None else max(min(_WAIT_SLICE,
+                                                                      deadline - now), 0.0)
+                for result in self.executor.wait(slice_):
+                    self._finish(result)
+                progress.update(done=self.n_finished, best=self._best_value(),
+                                failed=self.n_failed)
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._cancel("Cancelled at the end of the time budget.")
+                    break
+        except KeyboardInterrupt:
+            self._cancel("Cancelled by Ctrl-C (KeyboardInterrupt).")
+            raise
+        finally:
+            self._cancel("The search stopped before this trial finished.")
+            progress.update(done=self.n_finished, best=self._best_value(), failed=self.n_failed,
+                            force=True)
+            progress.close()
+
+    def _best_value(self) -> float | None:
+        if self.best_loss == float("inf"):
+            return None
+        return self.best_loss if self.study.direction == "minimize" else -self.best_loss
+
+    def _may_launch(self, deadline: float | None) -> bool:
+        b = self.budget
+        if b.n_trials is not None and self.n_finished + len(self.running) >= b.n_trials:
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        return b.patience is None or self.since_best < b.patience
+
+    def _launch(self, deadline: float | None) -> None:
+        while len(self.running) < self.n_workers and self._may_launch(deadline):
+            retry_of = None
+            if self.retry_queue:
+                old = self.retry_queue.pop(0)
+                retry_of = old.number
+                suggestion: Suggestion | None = self.strategy.retry(
+                    Suggestion(old.config, None, old.budget, old.info))
+            else:
+                suggestion = self.strategy.ask()
+            if suggestion is None:
+                return
+            record = TrialRecord(
+                number=self.next_number, config=dict(suggestion.config), budget=suggestion.budget,
+                info=dict(suggestion.info), retry_of=retry_of, started_at=time.time(),
+            )
+            self.next_number += 1
+            self.storage.save_trial(self.study.name, record)
+            self.running[record.number] = (record, suggestion)
+            self.executor.submit(TrialTask(record.number, record.config, record.budget,
+                                           self.limits.timeout, self.limits.memory_mb))
+
+    def _finish(self, result: TrialResult) -> None:
+        record, suggestion = self.running.pop(result.number)
+        record = record.finish(
+            status=result.status, value=result.value, metrics=dict(result.metrics),
+            intermediate=result.intermediate, error=result.error, finished_at=result.finished_at,
+        )
+        self.storage.save_trial(self.study.name, record)
+        logger.debug("Trial %d finished: %s %s", record.number, record.status.value, record.value)
+        if record.status.finished:
+            self._count(record.status, record.value)
+        self.strategy.tell(suggestion, self._outcome(record.status, record.value))
+
+    def _cancel(self, reason: str) -> None:
+        if self.running:
+            for result in self.executor.cancel(reason):
+                self._finish(result)

@@ -1,0 +1,193 @@
+"""The ask/tell protocol every search strategy follows, and the registry of strategies by name.
+
+A strategy proposes configs (``ask``) and learns from results (``tell``). It sees only what ``tell``
+gives it: no storage, executor or study. Several asks may be outstanding before their tells
+(asynchronous parallel search). A strategy is rebuilt on resume by telling it the stored history
+again; those replayed suggestions carry ``id=None`` because this instance never asked them.
+Strategies always *minimize* ``Outcome.loss``; the study negates values for ``maximize``.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from sweepml.exceptions import InvalidParameterError, SweepmlError
+from sweepml.space import Space
+from sweepml.trial import TrialStatus
+
+__all__ = [
+    "Outcome",
+    "Strategy",
+    "Suggestion",
+    "make_strategy",
+    "register_strategy",
+    "strategy_names",
+]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A config to evaluate, with an optional budget (fidelity) and strategy bookkeeping."""
+
+    config: Mapping[str, Any]
+    id: int | None = None
+    budget: float | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a strategy learns about a suggestion: how it ended and the loss (lower is better)."""
+
+    status: TrialStatus
+    loss: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is TrialStatus.OK and self.loss is not None
+
+
+class Strategy(abc.ABC):
+    """Base class of search strategies.
+
+    Subclasses implement ``_ask`` (return ``self._suggest(config)`` or None when nothing can be
+    proposed right now) and ``_tell``. ``bind`` attaches the space and the seed; a study binds a
+    private copy, so a strategy object passed by the user stays an unbound description.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        self._space: Space | None = None
+        self.rng = np.random.default_rng()
+        self._next_id = 0
+        self._pending: dict[int, Suggestion] = {}
+
+    # -- binding ----------------------------------------------------------------------------
+    def bind(self, space: Space, seed: int | None = None) -> None:
+        """Attach the search space and seed; called once, before the first ask."""
+        if self._space is not None:
+            raise SweepmlError(f"{type(self).__name__} is already bound to a space.")
+        self._space = space
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._setup(space)
+
+    def _setup(self, space: Space) -> None:
+        """Hook for work that needs the space (building a grid, a sampler, ...)."""
+
+    @property
+    def space(self) -> Space:
+        if self._space is None:
+            raise SweepmlError(
+                f"{type(self).__name__} is not bound to a space; pass it to minimize()/maximize() "
+                f"or call bind(space, seed) first."
+            )
+        return self._space
+
+    # -- ask / tell -------------------------------------------------------------------------
+    def ask(self) -> Suggestion | None:
+        """The next suggestion, or None when nothing can be proposed until a pending one is told."""
+        self.space  # noqa: B018 - raises the "not bound" error early
+        return self._ask()
+
+    def tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
+        """Report how ``suggestion`` went; suggestions with ``id=None`` are replayed history."""
+        self.space  # noqa: B018
+        if suggestion.id is not None:
+            self._pending.pop(suggestion.id, None)
+        self._tell(suggestion, outcome)
+
+    def retry(self, suggestion: Suggestion) -> Suggestion:
+        """Take back an interrupted suggestion (from an earlier run) to evaluate it again.
+
+        It becomes pending like an asked one, so no strategy proposes it twice meanwhile.
+        """
+        self.space  # noqa: B018
+        return self._suggest(suggestion.config, budget=suggestion.budget, info=suggestion.info)
+
+    @property
+    def finished(self) -> bool:
+        """True when the strategy will never propose anything again (an exhausted grid)."""
+        return False
+
+    @property
+    def pending(self) -> list[Suggestion]:
+        """Suggestions asked but not yet told."""
+        return list(self._pending.values())
+
+    def _suggest(
+        self,
+        config: Mapping[str, Any],
+        *,
+        budget: float | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> Suggestion:
+        suggestion = Suggestion(dict(config), self._next_id, budget, dict(info or {}))
+        self._pending[self._next_id] = suggestion
+        self._next_id += 1
+        return suggestion
+
+    @abc.abstractmethod
+    def _ask(self) -> Suggestion | None: ...
+
+    @abc.abstractmethod
+    def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None: ...
+
+    def __repr__(self) -> str:
+        public = {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "rng"}
+        args = ", ".join(f"{k}={v!r}" for k, v in public.items() if k != "seed")
+        return f"{type(self).__name__}({args})"
+
+
+_S = TypeVar("_S", bound=type[Strategy])
+_REGISTRY: dict[str, Callable[[], Strategy]] = {}
+_BUILTIN_MODULES = ("random", "grid", "tpe", "evolution")
+
+
+def register_strategy(name: str) -> Callable[[_S], _S]:
+    """Class decorator: make a strategy available by ``name`` (its no-argument constructor)."""
+
+    def decorate(cls: _S) -> _S:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    import importlib
+
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"sweepml.strategies.{module}")
+
+
+def strategy_names() -> list[str]:
+    """The names accepted by ``make_strategy`` (and by ``minimize(strategy=...)``)."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def make_strategy(spec: str | Strategy, *, owner: str = "minimize") -> Strategy:
+    """A fresh, unbound strategy from a registered name or a copy of an (unbound) instance."""
+    if isinstance(spec, Strategy):
+        if spec._space is not None:
+            raise InvalidParameterError(
+                f"The 'strategy' parameter of {owner} must be an unbound strategy; this "
+                f"{type(spec).__name__} is already used by another search."
+            )
+        return copy.deepcopy(spec)
+    names = strategy_names()
+    if not isinstance(spec, str) or spec not in _REGISTRY:
+        raise InvalidParameterError(
+            f"The 'strategy' parameter of {owner} must be one of {names} or a Strategy instance; "
+            f"got {spec!r}."
+        )
+    return _REGISTRY[spec]()

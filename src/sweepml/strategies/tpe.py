@@ -1,0 +1,195 @@
+"""Optuna's model-based samplers (TPE, CMA-ES) behind our ask/tell protocol.
+
+We keep an in-memory Optuna study as the sampler's working memory and walk our space
+define-by-run, so that only the active branch of a conditional space is suggested to Optuna, as
+its TPE expects. Choices are suggested as option indices, so any JSON option (a list of layer
+widths, say) works. Pending suggestions stay RUNNING trials in that study, and TPE's constant liar
+keeps parallel workers from being handed the same region. Replayed history enters with
+``add_trial``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sweepml._validation import check_bool, check_int
+from sweepml.space import Choice, Const, Float, Int, Space
+from sweepml.strategies.base import Outcome, Strategy, Suggestion, register_strategy
+from sweepml.trial import TrialStatus
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["CMAES", "TPE", "OptunaStrategy"]
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial INFO lines and experimental warnings, then restore them."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _distributions(
+    space: Space, config: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Optuna params and distributions of the active, non-constant parameters of ``config``."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    params: dict[str, Any] = {}
+    dists: dict[str, Any] = {}
+    for name, param in space.active(config):
+        if isinstance(param, Float):
+            dists[name] = FloatDistribution(param.low, param.high, log=param.log)
+            params[name] = float(config[name])
+        elif isinstance(param, Int):
+            dists[name] = IntDistribution(param.low, param.high, log=param.log)
+            params[name] = int(config[name])
+        elif isinstance(param, Choice):
+            dists[name] = CategoricalDistribution(list(range(len(param.options))))
+            params[name] = param.index(config[name])
+    return params, dists
+
+
+def _suggest_into(trial: optuna.Trial, space: Space, config: dict[str, Any]) -> None:
+    for name, param in space.items():
+        if isinstance(param, Float):
+            config[name] = trial.suggest_float(name, param.low, param.high, log=param.log)
+        elif isinstance(param, Int):
+            config[name] = trial.suggest_int(name, param.low, param.high, log=param.log)
+        elif isinstance(param, Const):
+            config[name] = param.value
+        else:
+            index = trial.suggest_categorical(name, list(range(len(param.options))))
+            config[name] = param.options[index]
+            branch = param.branches[index]
+            if branch is not None:
+                _suggest_into(trial, branch, config)
+
+
+class OptunaStrategy(Strategy):
+    """Adapter base: subclasses build the Optuna sampler in ``_make_sampler``."""
+
+    def _make_sampler(self) -> optuna.samplers.BaseSampler:
+        raise NotImplementedError
+
+    def _setup(self, space: Space) -> None:
+        import optuna
+
+        with _quiet_optuna():
+            self._study = optuna.create_study(sampler=self._make_sampler(), direction="minimize")
+        self._trials: dict[int, optuna.Trial] = {}
+
+    def _ask(self) -> Suggestion:
+        with _quiet_optuna():
+            trial = self._study.ask()
+            config: dict[str, Any] = {}
+            _suggest_into(trial, self.space, config)
+        suggestion = self._suggest(config)
+        assert suggestion.id is not None
+        self._trials[suggestion.id] = trial
+        return suggestion
+
+    def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
+        from optuna.trial import TrialState, create_trial
+
+        trial = self._trials.pop(suggestion.id, None) if suggestion.id is not None else None
+        if outcome.ok:
+            state, value = TrialState.COMPLETE, outcome.loss
+        elif outcome.status is TrialStatus.PRUNED:
+            state, value = TrialState.PRUNED, None
+        else:
+            state, value = TrialState.FAIL, None
+        with _quiet_optuna():
+            if trial is not None:
+                self._study.tell(trial, value, state=state)
+            elif outcome.status.finished:
+                params, dists = _distributions(self.space, suggestion.config)
+                self._study.add_trial(
+                    create_trial(state=state, value=value, params=params, distributions=dists)
+                )
+
+
+@register_strategy("tpe")
+class TPE(OptunaStrategy):
+    """Tree-structured Parzen Estimator (Optuna's TPESampler), multivariate and grouped.
+
+    ``group=True`` lets the multivariate model work on conditional spaces (one model per set of
+    co-occurring parameters); ``constant_liar=True`` treats pending trials as bad results so that
+    parallel workers spread out.
+
+    Example:
+        >>> TPE(n_startup_trials=20)
+        TPE(n_startup_trials=20, n_ei_candidates=24, multivariate=True, constant_liar=True)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_startup_trials: int = 10,
+        n_ei_candidates: int = 24,
+        multivariate: bool = True,
+        constant_liar: bool = True,
+    ) -> None:
+        super().__init__()
+        self.n_startup_trials = check_int("TPE", "n_startup_trials", n_startup_trials, minimum=0)
+        self.n_ei_candidates = check_int("TPE", "n_ei_candidates", n_ei_candidates, minimum=1)
+        self.multivariate = check_bool("TPE", "multivariate", multivariate)
+        self.constant_liar = check_bool("TPE", "constant_liar", constant_liar)
+
+    def _make_sampler(self) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        return optuna.samplers.TPESampler(
+            n_startup_trials=self.n_startup_trials,
+            n_ei_candidates=self.n_ei_candidates,
+            multivariate=self.multivariate,
+            group=self.multivariate,
+            constant_liar=self.constant_liar,
+            seed=self.seed,
+        )
+
+
+@register_strategy("cmaes")
+class CMAES(OptunaStrategy):
+    """CMA-ES (Optuna's CmaEsSampler) for numeric spaces.
+
+    Choices, and parameters of conditional branches, are sampled at random by Optuna's
+    independent sampler: prefer ``tpe`` for spaces that are mostly categorical.
+
+    Example:
+        >>> CMAES(popsize=8)
+        CMAES(n_startup_trials=1, popsize=8)
+    """
+
+    def __init__(self, *, n_startup_trials: int = 1, popsize: int | None = None) -> None:
+        super().__init__()
+        self.n_startup_trials = check_int("CMAES", "n_startup_trials", n_startup_trials,
+                                          minimum=0)
+        self.popsize = check_int("CMAES", "popsize", popsize, minimum=2, optional=True)
+
+    def _make_sampler(self) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        return optuna.samplers.CmaEsSampler(
+            n_startup_trials=self.n_startup_trials,
+            popsize=self.popsize,
+            seed=self.seed,
+            independent_sampler=optuna.samplers.RandomSampler(seed=self.seed),
+            warn_independent_sampling=False,
+        )

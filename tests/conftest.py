@@ -1,0 +1,25 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run_python(tmp_path):
+    """Run a Python snippet in a fresh interpreter (for crash, kill and import tests)."""
+
+    def run(code: str, *, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+        script = tmp_path / "snippet.py"
+        script.write_text(code)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=timeout, cwd=tmp_path, env=env)
+        if check and done.returncode != 0:
+            raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
+        return done
+
+    return run

@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+
+import sweepml
+from sweepml.exceptions import InvalidParameterError
+from sweepml.space import Choice, Float, Int, Space
+from sweepml.strategies import (
+    CMAES,
+    TPE,
+    GridSearch,
+    Outcome,
+    RandomSearch,
+    RegularizedEvolution,
+    make_strategy,
+    strategy_names,
+)
+from sweepml.strategies.evolution import mutate
+from sweepml.testing import StrategyConformance
+from sweepml.testing.conformance import conditional_space
+from sweepml.trial import TrialStatus
+
+
+class TestRandom(StrategyConformance):
+    def make_strategy(self):
+        return RandomSearch()
+
+
+class TestGrid(StrategyConformance):
+    def make_strategy(self):
+        return GridSearch(numeric_points=3)
+
+
+class TestGridFraction(StrategyConformance):
+    def make_strategy(self):
+        return GridSearch(numeric_points=3, fraction=0.3)
+
+
+class TestTPE(StrategyConformance):
+    def make_strategy(self):
+        return TPE(n_startup_trials=5)
+
+
+class TestCMAES(StrategyConformance):
+    def make_strategy(self):
+        return CMAES()
+
+
+class TestEvolution(StrategyConformance):
+    def make_strategy(self):
+        return RegularizedEvolution(population_size=8, sample_size=3)
+
+
+def test_registry_lists_builtins_and_rejects_unknown_names():
+    assert {"random", "grid", "tpe", "cmaes", "evolution"} <= set(strategy_names())
+    with pytest.raises(InvalidParameterError, match=r"must be one of \[.*'tpe'\] or a Strategy instance; got 'tpee'"):
+        make_strategy("tpee")
+
+
+def test_make_strategy_copies_instances_and_refuses_bound_ones():
+    proto = TPE(n_startup_trials=3)
+    made = make_strategy(proto)
+    assert made is not proto and made.n_startup_trials == 3
+    made.bind(conditional_space(), 0)
+    with pytest.raises(InvalidParameterError, match="unbound"):
+        make_strategy(made)
+
+
+def test_grid_runs_every_point_once_then_finishes():
+    space = Space({"a": Choice([1, 2, 3]), "b": Int(0, 3)})
+    grid = GridSearch()
+    grid.bind(space, 0)
+    seen = []
+    while (s := grid.ask()) is not None:
+        seen.append((s.config["a"], s.config["b"]))
+        grid.tell(s, Outcome(TrialStatus.OK, 0.0))
+    assert sorted(seen) == [(a, b) for a in (1, 2, 3) for b in range(4)]
+    assert grid.finished
+
+
+def test_grid_fraction_downsamples_like_talos():
+    space = Space({"a": Choice(list(range(4))), "b": Choice(list(range(4)))})
+    grid = GridSearch(fraction=0.5)
+    grid.bind(space, 1)
+    assert grid.size == 8
+
+
+def test_grid_interrupted_point_is_run_again():
+    grid = GridSearch()
+    grid.bind(Space({"a": Choice([1, 2])}), 0)
+    first = grid.ask()
+    grid.tell(first, Outcome(TrialStatus.INTERRUPTED))
+    again = grid.ask()
+    assert again.config == first.config
+
+
+@pytest.mark.parametrize("bad", [{"fraction": 0}, {"fraction": 1.5}, {"numeric_points": 0}])
+def test_grid_rejects_bad_arguments(bad):
+    with pytest.raises(InvalidParameterError, match="GridSearch"):
+        GridSearch(**bad)
+
+
+def test_evolution_rejects_sample_larger_than_population():
+    with pytest.raises(InvalidParameterError, match="sample_size"):
+        RegularizedEvolution(population_size=4, sample_size=5)
+
+
+def test_mutation_changes_exactly_one_active_parameter_when_no_branch_changes():
+    space = Space({"x": Float(0, 1), "n": Int(1, 10), "c": Choice(["a", "b", "c"])})
+    rng = np.random.default_rng(0)
+    parent = {"x": 0.5, "n": 5, "c": "a"}
+    for _ in range(50):
+        child = mutate(space, parent, rng)
+        space.validate(child)
+        assert sum(child[k] != parent[k] for k in parent) == 1
+
+
+def test_mutation_of_a_conditional_choice_resamples_the_new_branch():
+    space = conditional_space()
+    rng = np.random.default_rng(1)
+    parent = {"x": 0.0, "lr": 0.01, "model": "linear", "tag": "v1"}
+    children = [mutate(space, parent, rng) for _ in range(60)]
+    for child in children:
+        space.validate(child)
+    assert any(child["model"] == "tree" and "depth" in child for child in children)
+
+
+def test_evolution_keeps_only_the_youngest_population():
+    evo = RegularizedEvolution(population_size=3, sample_size=2)
+    evo.bind(Space({"x": Float(0, 1)}), 0)
+    for i in range(5):
+        s = evo.ask()
+        evo.tell(s, Outcome(TrialStatus.OK, float(i)))
+    assert [loss for _, loss in evo._population] == [2.0, 3.0, 4.0]
+
+
+def test_tpe_learns_a_conditional_space():
+    def objective(config):
+        if config["model"] == "linear":
+            return 1.0 + config["x"] ** 2
+        return abs(config["units"] - 200) / 100 + config["x"] ** 2
+
+    space = Space({"x": Float(-1, 1), "model": Choice({"linear": None,
+                                                       "net": {"units": Int(8, 256)}})})
+    study = sweepml.minimize(objective, space, strategy=TPE(n_startup_trials=10), n_trials=60,
+                             seed=0)
+    assert study.best.config["model"] == "net" and study.best.value < 0.3
