@@ -9,9 +9,9 @@ those configs into TIMEOUT records and the search moves on.
 
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -33,8 +33,11 @@ def build(config):
         estimator = KNeighborsClassifier(n_neighbors=config["knn_k"], weights=config["knn_weights"])
     else:
         estimator = RandomForestClassifier(
-            n_estimators=config["rf_trees"], max_features=config["rf_max_features"],
-            min_samples_leaf=config["rf_min_samples_leaf"], random_state=0, n_jobs=1,
+            n_estimators=config["rf_trees"],
+            max_features=config["rf_max_features"],
+            min_samples_leaf=config["rf_min_samples_leaf"],
+            random_state=0,
+            n_jobs=1,
         )
     return make_pipeline(StandardScaler(), estimator) if config["scale"] else estimator
 

@@ -16,8 +16,14 @@ def run_python(tmp_path):
         script = tmp_path / "snippet.py"
         script.write_text(code)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                              timeout=timeout, cwd=tmp_path, env=env)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+            env=env,
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done

@@ -52,7 +52,8 @@ class TestEvolution(StrategyConformance):
 
 def test_registry_lists_builtins_and_rejects_unknown_names():
     assert {"random", "grid", "tpe", "cmaes", "evolution"} <= set(strategy_names())
-    with pytest.raises(InvalidParameterError, match=r"must be one of \[.*'tpe'\] or a Strategy instance; got 'tpee'"):
+    expected = r"must be one of \[.*'tpe'\] or a Strategy instance; got 'tpee'"
+    with pytest.raises(InvalidParameterError, match=expected):
         make_strategy("tpee")
 
 
@@ -139,8 +140,10 @@ def test_tpe_learns_a_conditional_space():
             return 1.0 + config["x"] ** 2
         return abs(config["units"] - 200) / 100 + config["x"] ** 2
 
-    space = Space({"x": Float(-1, 1), "model": Choice({"linear": None,
-                                                       "net": {"units": Int(8, 256)}})})
-    study = sweepml.minimize(objective, space, strategy=TPE(n_startup_trials=10), n_trials=60,
-                             seed=0)
+    space = Space(
+        {"x": Float(-1, 1), "model": Choice({"linear": None, "net": {"units": Int(8, 256)}})}
+    )
+    study = sweepml.minimize(
+        objective, space, strategy=TPE(n_startup_trials=10), n_trials=60, seed=0
+    )
     assert study.best.config["model"] == "net" and study.best.value < 0.3

@@ -108,14 +108,20 @@ class ObjectiveRunner:
         try:
             returned = self.objective(dict(task.config), **kwargs)
         except MemoryError:
-            return TrialResult(task.number, TrialStatus.MEMOUT, intermediate=tuple(curve),
-                               error=_traceback())
+            return TrialResult(
+                task.number, TrialStatus.MEMOUT, intermediate=tuple(curve), error=_traceback()
+            )
         except Exception:
-            return TrialResult(task.number, TrialStatus.FAILED, intermediate=tuple(curve),
-                               error=_traceback())
+            return TrialResult(
+                task.number, TrialStatus.FAILED, intermediate=tuple(curve), error=_traceback()
+            )
         except SystemExit as exc:
-            return TrialResult(task.number, TrialStatus.FAILED, intermediate=tuple(curve),
-                               error=f"The objective called sys.exit({exc.code!r}).")
+            return TrialResult(
+                task.number,
+                TrialStatus.FAILED,
+                intermediate=tuple(curve),
+                error=f"The objective called sys.exit({exc.code!r}).",
+            )
         value, metrics, problem = interpret(returned)
         status = TrialStatus.OK if problem is None else TrialStatus.FAILED
         return TrialResult(task.number, status, value, metrics, tuple(curve), problem)
@@ -133,8 +139,9 @@ def _call_plan(objective: Callable[..., Any], owner: str) -> tuple[bool, bool]:
     except (TypeError, ValueError):  # builtins and some C callables: assume objective(config)
         return False, False
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if not params or (params[0].kind not in positional
-                      and params[0].kind is not inspect.Parameter.VAR_POSITIONAL):
+    if not params or (
+        params[0].kind not in positional and params[0].kind is not inspect.Parameter.VAR_POSITIONAL
+    ):
         raise InvalidParameterError(
             f"The objective passed to {owner} must take the config as its first argument; "
             f"its signature is {inspect.signature(objective)}."
@@ -161,22 +168,35 @@ def interpret(returned: Any) -> tuple[float | None, dict[str, Any], str | None]:
     if isinstance(returned, Mapping):
         metrics = {str(k): _json_safe(v) for k, v in returned.items() if k != VALUE_KEY}
         if VALUE_KEY not in returned:
-            return None, metrics, (
-                f"The objective returned a dict without the {VALUE_KEY!r} key (keys: "
-                f"{sorted(map(str, returned))}); put the number to optimize under {VALUE_KEY!r}."
+            return (
+                None,
+                metrics,
+                (
+                    f"The objective returned a dict without the {VALUE_KEY!r} key (keys: "
+                    f"{sorted(map(str, returned))}); put the number to optimize under "
+                    f"{VALUE_KEY!r}."
+                ),
             )
         raw = returned[VALUE_KEY]
     if raw is None or isinstance(raw, str | bytes | bool):
-        return None, metrics, (
-            f"The objective returned {raw!r} ({type(raw).__name__}); it must return a finite "
-            f"number or a dict with the number under {VALUE_KEY!r}."
+        return (
+            None,
+            metrics,
+            (
+                f"The objective returned {raw!r} ({type(raw).__name__}); it must return a finite "
+                f"number or a dict with the number under {VALUE_KEY!r}."
+            ),
         )
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        return None, metrics, (
-            f"The objective returned a {type(raw).__name__}, which is not a number; it must "
-            f"return a finite number or a dict with the number under {VALUE_KEY!r}."
+        return (
+            None,
+            metrics,
+            (
+                f"The objective returned a {type(raw).__name__}, which is not a number; it must "
+                f"return a finite number or a dict with the number under {VALUE_KEY!r}."
+            ),
         )
     if not math.isfinite(value):
         return None, metrics, f"The objective returned {value!r}; the value must be finite."

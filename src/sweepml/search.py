@@ -99,11 +99,23 @@ def minimize(
         >>> study.best.config["kind"]
         'a'
     """
-    return _search("minimize", objective, space, strategy=strategy, n_trials=n_trials,
-                   time_budget=time_budget, patience=patience, n_workers=n_workers,
-                   executor=executor, trial_timeout=trial_timeout,
-                   trial_memory_mb=trial_memory_mb, storage=storage, study_name=study_name,
-                   seed=seed, show_progress=show_progress)
+    return _search(
+        "minimize",
+        objective,
+        space,
+        strategy=strategy,
+        n_trials=n_trials,
+        time_budget=time_budget,
+        patience=patience,
+        n_workers=n_workers,
+        executor=executor,
+        trial_timeout=trial_timeout,
+        trial_memory_mb=trial_memory_mb,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        show_progress=show_progress,
+    )
 
 
 def maximize(
@@ -124,19 +136,37 @@ def maximize(
     show_progress: bool | None = None,
 ) -> Study:
     """Like ``minimize``, for the config with the highest objective value."""
-    return _search("maximize", objective, space, strategy=strategy, n_trials=n_trials,
-                   time_budget=time_budget, patience=patience, n_workers=n_workers,
-                   executor=executor, trial_timeout=trial_timeout,
-                   trial_memory_mb=trial_memory_mb, storage=storage, study_name=study_name,
-                   seed=seed, show_progress=show_progress)
+    return _search(
+        "maximize",
+        objective,
+        space,
+        strategy=strategy,
+        n_trials=n_trials,
+        time_budget=time_budget,
+        patience=patience,
+        n_workers=n_workers,
+        executor=executor,
+        trial_timeout=trial_timeout,
+        trial_memory_mb=trial_memory_mb,
+        storage=storage,
+        study_name=study_name,
+        seed=seed,
+        show_progress=show_progress,
+    )
 
 
 def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any) -> Study:
     owner = direction
     budget = Budget(
         check_int(owner, "n_trials", kw["n_trials"], minimum=1, optional=True),
-        check_float(owner, "time_budget", kw["time_budget"], minimum=0, exclusive_minimum=True,
-                    optional=True),
+        check_float(
+            owner,
+            "time_budget",
+            kw["time_budget"],
+            minimum=0,
+            exclusive_minimum=True,
+            optional=True,
+        ),
         check_int(owner, "patience", kw["patience"], minimum=1, optional=True),
     )
     if budget == Budget(None, None, None):
@@ -144,10 +174,22 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
             f"{owner} needs a budget: set n_trials, time_budget or patience (or several)."
         )
     limits = TrialLimits(
-        check_float(owner, "trial_timeout", kw["trial_timeout"], minimum=0,
-                    exclusive_minimum=True, optional=True),
-        check_float(owner, "trial_memory_mb", kw["trial_memory_mb"], minimum=0,
-                    exclusive_minimum=True, optional=True),
+        check_float(
+            owner,
+            "trial_timeout",
+            kw["trial_timeout"],
+            minimum=0,
+            exclusive_minimum=True,
+            optional=True,
+        ),
+        check_float(
+            owner,
+            "trial_memory_mb",
+            kw["trial_memory_mb"],
+            minimum=0,
+            exclusive_minimum=True,
+            optional=True,
+        ),
     )
     n_workers = check_int(owner, "n_workers", kw["n_workers"], minimum=1)
     assert n_workers is not None
@@ -161,8 +203,12 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
         space = Space.from_dict(space)
     runner = ObjectiveRunner(objective, owner=owner)
     strategy = make_strategy(kw["strategy"], owner=owner)
-    executor = make_executor(kw["executor"], n_workers=n_workers, owner=owner,
-                             needs_limits=limits != TrialLimits(None, None))
+    executor = make_executor(
+        kw["executor"],
+        n_workers=n_workers,
+        owner=owner,
+        needs_limits=limits != TrialLimits(None, None),
+    )
     name = kw["study_name"] if kw["study_name"] is not None else _default_name(objective)
     if not isinstance(name, str) or not name:
         raise InvalidParameterError(
@@ -182,13 +228,22 @@ def _default_name(objective: Callable[..., Any]) -> str:
 
 
 def _open_or_create(
-    storage: Storage, name: str, direction: str, space: Space, strategy: Strategy,
+    storage: Storage,
+    name: str,
+    direction: str,
+    space: Space,
+    strategy: Strategy,
     seed: int | None,
 ) -> Study:
     info = storage.get_study(name)
     if info is None:
-        info = StudyInfo(name, direction, space.to_dict(), time.time(),
-                         {"strategy": type(strategy).__name__, "seed": seed})
+        info = StudyInfo(
+            name,
+            direction,
+            space.to_dict(),
+            time.time(),
+            {"strategy": type(strategy).__name__, "seed": seed},
+        )
         storage.create_study(info)
     elif info.direction != direction:
         raise InvalidParameterError(
@@ -235,7 +290,8 @@ class _SearchLoop:
         for record in records:
             if record.status is TrialStatus.RUNNING:  # the previous driver died mid-trial
                 record = record.finish(
-                    status=TrialStatus.INTERRUPTED, finished_at=time.time(),
+                    status=TrialStatus.INTERRUPTED,
+                    finished_at=time.time(),
                     error="The search stopped before this trial finished; it is run again.",
                 )
                 self.storage.save_trial(self.study.name, record)
@@ -247,8 +303,12 @@ class _SearchLoop:
                 self.retry_queue.append(record)
         self.next_number = max((r.number for r in records), default=-1) + 1
         if records:
-            logger.info("Resuming study %r: %d finished trials, %d to run again.",
-                        self.study.name, self.n_finished, len(self.retry_queue))
+            logger.info(
+                "Resuming study %r: %d finished trials, %d to run again.",
+                self.study.name,
+                self.n_finished,
+                len(self.retry_queue),
+            )
 
     def _outcome(self, status: TrialStatus, value: float | None) -> Outcome:
         if status is not TrialStatus.OK or value is None:
@@ -271,8 +331,12 @@ class _SearchLoop:
         start = time.monotonic()
         deadline = None if self.budget.time_budget is None else start + self.budget.time_budget
         self.executor.deadline = deadline
-        progress = ProgressDisplay(enabled=show_progress, n_trials=self.budget.n_trials,
-                                   time_budget=self.budget.time_budget, label=self.study.name)
+        progress = ProgressDisplay(
+            enabled=show_progress,
+            n_trials=self.budget.n_trials,
+            time_budget=self.budget.time_budget,
+            label=self.study.name,
+        )
         self.executor.start(self.runner)
         try:
             while True:
@@ -280,12 +344,12 @@ class _SearchLoop:
                 if not self.running:
                     break
                 now = time.monotonic()
-                slice_ = _WAIT_SLICE if deadline is None else max(min(_WAIT_SLICE,
-                                                                      deadline - now), 0.0)
+                slice_ = (
+                    _WAIT_SLICE if deadline is None else max(min(_WAIT_SLICE, deadline - now), 0.0)
+                )
                 for result in self.executor.wait(slice_):
                     self._finish(result)
-                progress.update(done=self.n_finished, best=self._best_value(),
-                                failed=self.n_failed)
+                progress.update(done=self.n_finished, best=self._best_value(), failed=self.n_failed)
                 if deadline is not None and time.monotonic() >= deadline:
                     self._cancel("Cancelled at the end of the time budget.")
                     break
@@ -294,8 +358,9 @@ class _SearchLoop:
             raise
         finally:
             self._cancel("The search stopped before this trial finished.")
-            progress.update(done=self.n_finished, best=self._best_value(), failed=self.n_failed,
-                            force=True)
+            progress.update(
+                done=self.n_finished, best=self._best_value(), failed=self.n_failed, force=True
+            )
             progress.close()
 
     def _best_value(self) -> float | None:
@@ -318,26 +383,42 @@ class _SearchLoop:
                 old = self.retry_queue.pop(0)
                 retry_of = old.number
                 suggestion: Suggestion | None = self.strategy.retry(
-                    Suggestion(old.config, None, old.budget, old.info))
+                    Suggestion(old.config, None, old.budget, old.info)
+                )
             else:
                 suggestion = self.strategy.ask()
             if suggestion is None:
                 return
             record = TrialRecord(
-                number=self.next_number, config=dict(suggestion.config), budget=suggestion.budget,
-                info=dict(suggestion.info), retry_of=retry_of, started_at=time.time(),
+                number=self.next_number,
+                config=dict(suggestion.config),
+                budget=suggestion.budget,
+                info=dict(suggestion.info),
+                retry_of=retry_of,
+                started_at=time.time(),
             )
             self.next_number += 1
             self.storage.save_trial(self.study.name, record)
             self.running[record.number] = (record, suggestion)
-            self.executor.submit(TrialTask(record.number, record.config, record.budget,
-                                           self.limits.timeout, self.limits.memory_mb))
+            self.executor.submit(
+                TrialTask(
+                    record.number,
+                    record.config,
+                    record.budget,
+                    self.limits.timeout,
+                    self.limits.memory_mb,
+                )
+            )
 
     def _finish(self, result: TrialResult) -> None:
         record, suggestion = self.running.pop(result.number)
         record = record.finish(
-            status=result.status, value=result.value, metrics=dict(result.metrics),
-            intermediate=result.intermediate, error=result.error, finished_at=result.finished_at,
+            status=result.status,
+            value=result.value,
+            metrics=dict(result.metrics),
+            intermediate=result.intermediate,
+            error=result.error,
+            finished_at=result.finished_at,
         )
         self.storage.save_trial(self.study.name, record)
         logger.debug("Trial %d finished: %s %s", record.number, record.status.value, record.value)

@@ -43,7 +43,7 @@ class Study:
 
     @property
     def direction(self) -> str:
-        """"minimize" or "maximize"."""
+        """ "minimize" or "maximize"."""
         return self.info.direction
 
     @cached_property
@@ -101,8 +101,17 @@ class Study:
             row.update({f"metrics.{k}": v for k, v in t.metrics.items()})
             rows.append(row)
         frame = pd.DataFrame(rows)
-        ordered = ["number", "status", "value", "budget", "duration", "started_at", "finished_at",
-                   "error", "retry_of"]
+        ordered = [
+            "number",
+            "status",
+            "value",
+            "budget",
+            "duration",
+            "started_at",
+            "finished_at",
+            "error",
+            "retry_of",
+        ]
         params = [f"params.{k}" for k in self.space.all_params]
         rest = [c for c in frame.columns if c not in ordered and c not in params]
         return frame.reindex(columns=ordered + params + sorted(rest))
@@ -125,9 +134,7 @@ def _first_line(text: str | None) -> str | None:
     return lines[-1] if lines else text
 
 
-def load_study(
-    storage: Storage | str | os.PathLike[str], study_name: str | None = None
-) -> Study:
+def load_study(storage: Storage | str | os.PathLike[str], study_name: str | None = None) -> Study:
     """Open a stored study; ``study_name`` may be left out when the storage holds only one.
 
     Example:

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["TrialRecord", "TrialStatus"]
 
 
-class TrialStatus(str, enum.Enum):
+class TrialStatus(enum.StrEnum):
     """How a trial ended (or that it is still running)."""
 
     RUNNING = "RUNNING"

@@ -13,9 +13,12 @@ from sweepml.trial import TrialStatus
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("show", help="print the leaderboard of a stored study",
-                                 description="Print the best configs of a study, how its "
-                                 "trials ended and how long they took.")
+    parser = commands.add_parser(
+        "show",
+        help="print the leaderboard of a stored study",
+        description="Print the best configs of a study, how its "
+        "trials ended and how long they took.",
+    )
     parser.add_argument("storage", metavar="DB", help="SQLite file written by a search")
     parser.add_argument("--study", metavar="NAME", help="study name (needed if DB holds several)")
     parser.add_argument("--top", type=int, default=10, metavar="K", help="rows of the leaderboard")
@@ -38,13 +41,19 @@ def print_study(study: Study, *, top: int = 10) -> None:
         key=lambda t: (t.loss(study.direction), t.number),
     )
     console.print(f"Study [bold]{study.name}[/bold] ({study.direction}): {len(trials)} trials")
-    table = Table(title=f"Top {min(top, len(ok))} of {len(ok)} successful trials",
-                  title_justify="left")
+    table = Table(
+        title=f"Top {min(top, len(ok))} of {len(ok)} successful trials", title_justify="left"
+    )
     for column in ("rank", "trial", "value", "seconds", "config"):
         table.add_column(column, justify="right" if column != "config" else "left")
     for rank, trial in enumerate(ok[:top], start=1):
-        table.add_row(str(rank), str(trial.number), f"{trial.value:.6g}",
-                      f"{trial.duration or 0:.2f}", json.dumps(trial.config))
+        table.add_row(
+            str(rank),
+            str(trial.number),
+            f"{trial.value:.6g}",
+            f"{trial.duration or 0:.2f}",
+            json.dumps(trial.config),
+        )
     console.print(table)
     counts = study.status_counts()
     console.print("Status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -27,17 +27,26 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the objective to call")
     parser.add_argument("--space", required=True, metavar="SPEC", help="space spec file")
     parser.add_argument("--trials", type=int, metavar="N", help="stop after N finished trials")
-    parser.add_argument("--timeout", type=float, metavar="S",
-                        help="seconds for the whole search (running trials are cancelled)")
-    parser.add_argument("--patience", type=int, metavar="K",
-                        help="stop after K trials without improvement")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds for the whole search (running trials are cancelled)",
+    )
+    parser.add_argument(
+        "--patience", type=int, metavar="K", help="stop after K trials without improvement"
+    )
     parser.add_argument("--workers", type=int, default=1, metavar="W", help="parallel trials")
     parser.add_argument("--trial-timeout", type=float, metavar="S", help="seconds per trial")
     parser.add_argument("--trial-memory", type=float, metavar="MB", help="MiB per trial")
     parser.add_argument("--storage", metavar="DB", help="SQLite file for the record")
     parser.add_argument("--study", metavar="NAME", help="study name (default: FUNCTION)")
-    parser.add_argument("--strategy", default="tpe", metavar="NAME",
-                        help="random, grid, tpe, cmaes or evolution (default: tpe)")
+    parser.add_argument(
+        "--strategy",
+        default="tpe",
+        metavar="NAME",
+        help="random, grid, tpe, cmaes or evolution (default: tpe)",
+    )
     parser.add_argument("--maximize", action="store_true", help="maximize instead of minimize")
     parser.add_argument("--seed", type=int, metavar="S", help="random seed")
     parser.add_argument("--top", type=int, default=10, metavar="K", help="rows of the leaderboard")
@@ -70,9 +79,13 @@ def load_objective(target: str) -> Callable[..., Any]:
         raise CommandFailed(f"Importing {file_part!r} failed: {last}") from exc
     objective = getattr(module, function, None)
     if not callable(objective):
-        names = sorted(n for n, v in vars(module).items()
-                       if callable(v) and not n.startswith("_") and
-                       getattr(v, "__module__", None) == module_name)
+        names = sorted(
+            n
+            for n, v in vars(module).items()
+            if callable(v)
+            and not n.startswith("_")
+            and getattr(v, "__module__", None) == module_name
+        )
         raise InvalidParameterError(
             f"{file_part!r} has no function {function!r}; its functions are {names}."
         )

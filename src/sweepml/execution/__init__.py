@@ -1,4 +1,7 @@
-"""Executors run trials: in the driver (``serial``) or in supervised worker processes (``local``)."""
+"""Executors run trials: in the driver (``serial``) or in supervised worker processes.
+
+``local`` is the one-process-per-trial supervisor; more engines plug in as ``Executor`` classes.
+"""
 
 from __future__ import annotations
 

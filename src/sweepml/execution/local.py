@@ -13,6 +13,7 @@ trial costs ~11 ms with fork and isolates every trial. The driver enforces the l
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -178,8 +179,11 @@ class LocalExecutor(Executor):
 
     def _next_check(self, now: float) -> float | None:
         """Seconds until a limit must be checked again (a trial's deadline, or the watchdog)."""
-        pauses = [run.started + run.task.timeout - now
-                  for run in self._running.values() if run.task.timeout is not None]
+        pauses = [
+            run.started + run.task.timeout - now
+            for run in self._running.values()
+            if run.task.timeout is not None
+        ]
         if any(run.task.memory_mb is not None for run in self._running.values()):
             pauses.append(_WATCH_PERIOD)
         return min(pauses) if pauses else None
@@ -192,16 +196,22 @@ class LocalExecutor(Executor):
             if run.result is not None or not run.process.is_alive():
                 results.append(self._reap(number))
             elif run.task.timeout is not None and now - run.started > run.task.timeout:
-                results.append(self._reap(
-                    number, TrialStatus.TIMEOUT,
-                    f"Killed after exceeding trial_timeout={run.task.timeout:g} s.",
-                ))
+                results.append(
+                    self._reap(
+                        number,
+                        TrialStatus.TIMEOUT,
+                        f"Killed after exceeding trial_timeout={run.task.timeout:g} s.",
+                    )
+                )
             elif run.task.memory_mb is not None and self._over_memory(run):
-                results.append(self._reap(
-                    number, TrialStatus.MEMOUT,
-                    f"Killed for using more than trial_memory_mb={run.task.memory_mb:g} MiB "
-                    f"of resident memory.",
-                ))
+                results.append(
+                    self._reap(
+                        number,
+                        TrialStatus.MEMOUT,
+                        f"Killed for using more than trial_memory_mb={run.task.memory_mb:g} MiB "
+                        f"of resident memory.",
+                    )
+                )
         return results
 
     @staticmethod
@@ -237,10 +247,8 @@ def _kill_group(process: BaseProcess) -> None:
         process.join(timeout=grace)
         if not process.is_alive():
             # the group may still hold children the trial spawned
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             return
 
 
@@ -251,5 +259,7 @@ def _death_message(exitcode: int | None) -> str:
         except ValueError:
             name = f"signal {-exitcode}"
         return f"The trial's worker process died from {name} (exit code {exitcode})."
-    return (f"The trial's worker process exited with code {exitcode} before returning a result "
-            f"(os._exit, or a crash in native code).")
+    return (
+        f"The trial's worker process exited with code {exitcode} before returning a result "
+        f"(os._exit, or a crash in native code)."
+    )

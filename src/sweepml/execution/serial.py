@@ -57,14 +57,19 @@ class SerialExecutor(Executor):
         task = self._queue[0]
         curve: list[tuple[int, float]] = []
         alarm = self._arm_deadline()
-        result = TrialResult(task.number, TrialStatus.INTERRUPTED,
-                             error="Cancelled at the end of the time budget.")
+        result = TrialResult(
+            task.number, TrialStatus.INTERRUPTED, error="Cancelled at the end of the time budget."
+        )
         try:
             try:
                 result = self._runner(task, lambda step, value: curve.append((step, value)))
             except _DeadlineReached:
-                result = TrialResult(task.number, TrialStatus.INTERRUPTED,
-                                     intermediate=tuple(curve), error=result.error)
+                result = TrialResult(
+                    task.number,
+                    TrialStatus.INTERRUPTED,
+                    intermediate=tuple(curve),
+                    error=result.error,
+                )
             finally:
                 self._disarm(alarm)
         except _DeadlineReached:  # the alarm fired after the trial ended, before disarming
@@ -88,7 +93,8 @@ class SerialExecutor(Executor):
         signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
 
     def cancel(self, reason: str) -> list[TrialResult]:
-        results = [TrialResult(task.number, TrialStatus.INTERRUPTED, error=reason)
-                   for task in self._queue]
+        results = [
+            TrialResult(task.number, TrialStatus.INTERRUPTED, error=reason) for task in self._queue
+        ]
         self._queue.clear()
         return results

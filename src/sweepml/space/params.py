@@ -183,8 +183,12 @@ def _json_value(owner: str, value: Any) -> Any:
     except (TypeError, ValueError):
         same = False
     if not same:
-        raise param_error(owner, "options", "JSON-serializable values (str, number, bool, None, "
-                          "or lists/dicts of them)", value)
+        raise param_error(
+            owner,
+            "options",
+            "JSON-serializable values (str, number, bool, None, or lists/dicts of them)",
+            value,
+        )
     return value
 
 
@@ -220,9 +224,12 @@ class Choice:
                 if not isinstance(key, str):
                     raise param_error("Choice", "options", "a mapping with str keys", key)
             branches = tuple(
-                None if raw[key] is None or (isinstance(raw[key], Mapping | Space)
-                                             and len(raw[key]) == 0)
-                else raw[key] if isinstance(raw[key], Space) else Space(raw[key])
+                None
+                if raw[key] is None
+                or (isinstance(raw[key], Mapping | Space) and len(raw[key]) == 0)
+                else raw[key]
+                if isinstance(raw[key], Space)
+                else Space(raw[key])
                 for key in keys
             )
             options: tuple[Any, ...] = tuple(keys)

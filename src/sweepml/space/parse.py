@@ -131,8 +131,9 @@ def space_from_entries(entries: Sequence[Any]) -> Space:
                     f"takes {target.describe()}."
                 )
     _reject_cycles(conditions)
-    return Space({name: _nest(name, params, conditions) for name in params
-                  if name not in conditions})
+    return Space(
+        {name: _nest(name, params, conditions) for name in params if name not in conditions}
+    )
 
 
 def _entry(position: int, entry: Any) -> tuple[str, Param, tuple[str, list[Any]] | None]:
@@ -142,8 +143,9 @@ def _entry(position: int, entry: Any) -> tuple[str, Param, tuple[str, list[Any]]
     known = {"name", "type", "values", "lower", "upper", "log", "default", "condition"}
     unknown = sorted(set(entry) - known)
     if unknown:
-        raise SpaceSpecError(f"Parameter {name!r} has unknown keys {unknown!r}; "
-                             f"allowed keys are {sorted(known)!r}.")
+        raise SpaceSpecError(
+            f"Parameter {name!r} has unknown keys {unknown!r}; allowed keys are {sorted(known)!r}."
+        )
     if kind not in SPEC_TYPES:
         raise SpaceSpecError(
             f"Parameter {name!r} has type {kind!r}; allowed types are {list(SPEC_TYPES)!r}."

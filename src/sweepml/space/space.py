@@ -30,7 +30,8 @@ class Space(Mapping[str, Param]):
 
     Example:
         >>> space = Space({
-        ...     "model": Choice({"svm": {"C": Float(1e-2, 1e2, log=True)}, "knn": {"k": Int(1, 50)}}),
+        ...     "model": Choice({"svm": {"C": Float(1e-2, 1e2, log=True)},
+        ...                      "knn": {"k": Int(1, 50)}}),
         ...     "scale": Choice([True, False]),
         ... })
         >>> config = space.sample(np.random.default_rng(0))
@@ -145,7 +146,9 @@ class Space(Mapping[str, Param]):
     def validate(self, config: Mapping[str, Any]) -> None:
         """Raise ``InvalidConfigError`` naming the parameter, the value and what is allowed."""
         if not isinstance(config, Mapping):
-            raise InvalidConfigError(f"A config must be a dict of parameter values; got {config!r}.")
+            raise InvalidConfigError(
+                f"A config must be a dict of parameter values; got {config!r}."
+            )
         seen: set[str] = set()
         _validate_into(self, config, seen)
         extra = [key for key in config if key not in seen]
@@ -238,7 +241,7 @@ class Space(Mapping[str, Param]):
         return {name: _param_to_dict(param) for name, param in self.items()}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        return json.dumps(self.to_dict())
 
     @classmethod
     def from_json_dict(cls, data: Mapping[str, Any]) -> Space:
@@ -274,7 +277,8 @@ def _collect_names(space: Space) -> dict[str, Param]:
                     if sub_name in union and union[sub_name] != sub_param:
                         raise InvalidParameterError(
                             f"Parameter {sub_name!r} is defined differently under two options of "
-                            f"{name!r} (one is {option!r}); a shared name needs the same definition."
+                            f"{name!r} (one is {option!r}); a shared name needs the same "
+                            f"definition."
                         )
                     union[sub_name] = sub_param
             merge(union)
@@ -309,10 +313,8 @@ def _sample_into(
     space: Space, rng: np.random.Generator, config: dict[str, Any], fixed: Mapping[str, Any]
 ) -> None:
     for name, param in space.items():
-        if name in fixed and param.contains(fixed[name]):
-            value = fixed[name]
-        else:
-            value = param.sample(rng)
+        keep = name in fixed and param.contains(fixed[name])
+        value = fixed[name] if keep else param.sample(rng)
         config[name] = value
         if isinstance(param, Choice):
             branch = param.branch_for(value)
@@ -407,8 +409,9 @@ def _param_from_dict(entry: Mapping[str, Any]) -> Param:
     kind = entry.get("type")
     if kind in ("float", "int"):
         cls = Float if kind == "float" else Int
-        return cls(entry["low"], entry["high"], log=entry.get("log", False),
-                   default=entry.get("default"))
+        return cls(
+            entry["low"], entry["high"], log=entry.get("log", False), default=entry.get("default")
+        )
     if kind == "choice":
         branches = entry.get("branches")
         if branches is None:
@@ -420,5 +423,7 @@ def _param_from_dict(entry: Mapping[str, Any]) -> Param:
         return Choice(options, default=entry.get("default"))
     if kind == "const":
         return Const(entry["value"])
-    raise SpaceSpecError(f"Unknown parameter type {kind!r} in a stored space; "
-                         f"allowed are 'float', 'int', 'choice', 'const'.")
+    raise SpaceSpecError(
+        f"Unknown parameter type {kind!r} in a stored space; "
+        f"allowed are 'float', 'int', 'choice', 'const'."
+    )

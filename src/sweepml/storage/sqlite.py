@@ -66,8 +66,10 @@ class SqliteStorage(Storage):
         self.path = Path(path)
         shown = str(self.path)
         if self.path.is_dir():
-            raise StorageError(f"Storage path {shown!r} is a folder; give a file name such as "
-                               f"'{shown.rstrip('/')}/study.db'.")
+            raise StorageError(
+                f"Storage path {shown!r} is a folder; give a file name such as "
+                f"'{shown.rstrip('/')}/study.db'."
+            )
         if not self.path.parent.is_dir():
             raise StorageError(
                 f"Cannot create storage {shown!r}: the folder {str(self.path.parent)!r} does not "
@@ -113,8 +115,12 @@ class SqliteStorage(Storage):
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         if fresh:
-            conn.executescript(f"PRAGMA application_id={APPLICATION_ID};" + "BEGIN;" + _SCHEMA +
-                               f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION});COMMIT;")
+            conn.executescript(
+                f"PRAGMA application_id={APPLICATION_ID};"
+                + "BEGIN;"
+                + _SCHEMA
+                + f"INSERT INTO schema_version VALUES ({SCHEMA_VERSION});COMMIT;"
+            )
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
@@ -127,8 +133,13 @@ class SqliteStorage(Storage):
             raise StorageError(f"A study named {info.name!r} already exists in {str(self.path)!r}.")
         self._execute(
             "INSERT INTO studies VALUES (?, ?, ?, ?, ?)",
-            (info.name, info.direction, json.dumps(info.space), json.dumps(info.meta),
-             info.created_at),
+            (
+                info.name,
+                info.direction,
+                json.dumps(info.space),
+                json.dumps(info.meta),
+                info.created_at,
+            ),
         )
 
     def get_study(self, name: str) -> StudyInfo | None:

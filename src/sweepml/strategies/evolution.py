@@ -47,8 +47,9 @@ class RegularizedEvolution(Strategy):
                 f"The 'sample_size' parameter of {owner} must be <= population_size "
                 f"({population_size}); got {sample_size!r}."
             )
-        self.mutation_scale = check_float(owner, "mutation_scale", mutation_scale, minimum=0.0,
-                                          exclusive_minimum=True)
+        self.mutation_scale = check_float(
+            owner, "mutation_scale", mutation_scale, minimum=0.0, exclusive_minimum=True
+        )
 
     def _setup(self, space: Space) -> None:
         self._population: deque[tuple[dict[str, Any], float]] = deque()
@@ -96,5 +97,6 @@ def mutate(
         unit = abs(unit) if unit < 0 else 2.0 - unit if unit > 1 else unit
         new = param.from_unit(unit)
         if isinstance(param, Int) and new == old:
-            new = old + 1 if (old < param.high and rng.random() < 0.5) or old == param.low else old - 1
+            up = old == param.low or (old < param.high and rng.random() < 0.5)
+            new = old + 1 if up else old - 1
     return space.sample(rng, fixed={**config, name: new})

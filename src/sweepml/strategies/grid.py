@@ -38,8 +38,9 @@ class GridSearch(Strategy):
     def __init__(self, *, numeric_points: int = 5, fraction: float = 1.0) -> None:
         super().__init__()
         self.numeric_points = check_int("GridSearch", "numeric_points", numeric_points, minimum=1)
-        self.fraction = check_float("GridSearch", "fraction", fraction, minimum=0.0,
-                                    exclusive_minimum=True)
+        self.fraction = check_float(
+            "GridSearch", "fraction", fraction, minimum=0.0, exclusive_minimum=True
+        )
         if self.fraction > 1:
             raise InvalidParameterError(
                 f"The 'fraction' parameter of GridSearch must be in (0, 1]; got {fraction!r}."

@@ -179,8 +179,7 @@ class CMAES(OptunaStrategy):
 
     def __init__(self, *, n_startup_trials: int = 1, popsize: int | None = None) -> None:
         super().__init__()
-        self.n_startup_trials = check_int("CMAES", "n_startup_trials", n_startup_trials,
-                                          minimum=0)
+        self.n_startup_trials = check_int("CMAES", "n_startup_trials", n_startup_trials, minimum=0)
         self.popsize = check_int("CMAES", "popsize", popsize, minimum=2, optional=True)
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:

@@ -18,17 +18,23 @@ __all__ = ["StorageConformance", "StrategyConformance", "conditional_space"]
 
 def conditional_space() -> Space:
     """A small mixed space with a two-level condition, for exercising strategies."""
-    return Space({
-        "x": Float(-2.0, 2.0),
-        "lr": Float(1e-4, 1e-1, log=True),
-        "model": Choice({
-            "linear": None,
-            "tree": {"depth": Int(1, 8), "split": Choice(["gini", "entropy"])},
-            "net": {"units": Int(8, 256, log=True),
-                    "act": Choice({"relu": None, "leaky": {"slope": Float(0.01, 0.3)}})},
-        }),
-        "tag": Const("v1"),
-    })
+    return Space(
+        {
+            "x": Float(-2.0, 2.0),
+            "lr": Float(1e-4, 1e-1, log=True),
+            "model": Choice(
+                {
+                    "linear": None,
+                    "tree": {"depth": Int(1, 8), "split": Choice(["gini", "entropy"])},
+                    "net": {
+                        "units": Int(8, 256, log=True),
+                        "act": Choice({"relu": None, "leaky": {"slope": Float(0.01, 0.3)}}),
+                    },
+                }
+            ),
+            "tag": Const("v1"),
+        }
+    )
 
 
 def toy_loss(config: dict) -> float:
@@ -81,8 +87,11 @@ class StrategyConformance:
             assert len({s.id for s in batch}) == len(batch)
             for i, suggestion in enumerate(reversed(batch)):
                 space.validate(suggestion.config)
-                outcome = (Outcome(TrialStatus.FAILED) if i == 0
-                           else Outcome(TrialStatus.OK, toy_loss(suggestion.config)))
+                outcome = (
+                    Outcome(TrialStatus.FAILED)
+                    if i == 0
+                    else Outcome(TrialStatus.OK, toy_loss(suggestion.config))
+                )
                 strategy.tell(suggestion, outcome)
             assert strategy.pending == []
 
@@ -140,13 +149,24 @@ class StorageConformance:
     def test_trial_round_trip_and_update(self, tmp_path: Path) -> None:
         storage = self.make_storage(tmp_path)
         storage.create_study(self._info())
-        running = TrialRecord(1, {"x": 0.5, "layers": [64, 32], "model": "linear"},
-                              budget=3.0, info={"bracket": 1}, retry_of=0, started_at=10.0)
+        running = TrialRecord(
+            1,
+            {"x": 0.5, "layers": [64, 32], "model": "linear"},
+            budget=3.0,
+            info={"bracket": 1},
+            retry_of=0,
+            started_at=10.0,
+        )
         storage.save_trial("s", TrialRecord(0, {"x": 1.0}, TrialStatus.INTERRUPTED))
         storage.save_trial("s", running)
         assert storage.trials("s")[1] == running
-        done = running.finish(status=TrialStatus.OK, value=0.25, metrics={"acc": 0.9},
-                              intermediate=((0, 1.0), (1, 0.5)), finished_at=12.5)
+        done = running.finish(
+            status=TrialStatus.OK,
+            value=0.25,
+            metrics={"acc": 0.9},
+            intermediate=((0, 1.0), (1, 0.5)),
+            finished_at=12.5,
+        )
         storage.save_trial("s", done)
         storage = self.reopen(storage, tmp_path)
         trials = storage.trials("s")

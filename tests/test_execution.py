@@ -1,0 +1,154 @@
+"""Failures are contained: every way a trial can go wrong becomes a status; the search goes on."""
+
+import ctypes
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sweepml
+from sweepml import Choice, Space, TrialStatus
+from sweepml.exceptions import InvalidParameterError
+from sweepml.execution import LocalExecutor, SerialExecutor, make_executor
+
+
+def misbehave(config):
+    kind = config["kind"]
+    if kind == "sleep":
+        time.sleep(30)
+    elif kind == "alloc":
+        return float(np.ones(2 * 1024**3 // 8).sum())  # 2 GiB at once
+    elif kind == "grow":
+        chunks = []
+        for _ in range(10_000):
+            chunks.append(bytearray(16 * 1024**2))  # 16 MiB at a time
+    elif kind == "segfault":
+        ctypes.string_at(0)
+    elif kind == "exit":
+        os._exit(3)
+    elif kind == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif kind == "raise":
+        raise ValueError("bad config")
+    elif kind == "child":  # blocked in a grandchild: the timeout must reach it too
+        os.system("sleep 30")
+    return 1.0
+
+
+def run_kinds(kinds, **kwargs):
+    space = Space({"kind": Choice(kinds)})
+    study = sweepml.minimize(
+        misbehave, space, strategy="grid", n_trials=len(kinds), seed=0, **kwargs
+    )
+    return {t.config["kind"]: t for t in study.trials}
+
+
+def test_each_failure_gets_its_status_and_the_search_goes_on():
+    start = time.monotonic()
+    trials = run_kinds(
+        ["ok", "sleep", "alloc", "grow", "segfault", "exit", "sigkill", "raise", "child"],
+        n_workers=2,
+        trial_timeout=1.5,
+        trial_memory_mb=512,
+    )
+    assert time.monotonic() - start < 20
+    expected = {
+        "ok": TrialStatus.OK,
+        "sleep": TrialStatus.TIMEOUT,
+        "alloc": TrialStatus.MEMOUT,
+        "grow": TrialStatus.MEMOUT,
+        "segfault": TrialStatus.CRASHED,
+        "exit": TrialStatus.CRASHED,
+        "sigkill": TrialStatus.CRASHED,
+        "raise": TrialStatus.FAILED,
+        "child": TrialStatus.TIMEOUT,
+    }
+    assert {k: t.status for k, t in trials.items()} == expected
+    assert "SIGSEGV" in trials["segfault"].error
+    assert "exited with code 3" in trials["exit"].error
+    assert "ValueError: bad config" in trials["raise"].error
+    assert "trial_timeout=1.5" in trials["sleep"].error
+    assert trials["sleep"].duration < 3
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+
+    def spawner(config):
+        import subprocess
+
+        child = subprocess.Popen(["sleep", "60"])  # would outlive the trial without group kills
+        pid_file.write_text(str(child.pid))
+        time.sleep(30)
+
+    sweepml.minimize(spawner, {"a": [1]}, n_trials=1, trial_timeout=0.5, strategy="random")
+    pid = int(pid_file.read_text())
+    time.sleep(0.2)
+    stat = Path(f"/proc/{pid}/stat")
+    state = stat.read_text().split()[2] if stat.exists() else "gone"
+    assert state in ("gone", "Z")  # dead (a zombie until its new parent reaps it)
+
+
+def test_memory_error_in_process_counts_as_memout():
+    def objective(config):
+        raise MemoryError("pretend")
+
+    study = sweepml.minimize(objective, {"a": [1]}, n_trials=1, strategy="random")
+    assert study.trials[0].status is TrialStatus.MEMOUT
+
+
+def test_intermediate_values_reach_the_record_even_on_timeout():
+    def objective(config, trial):
+        for step in range(3):
+            trial.report(step, float(step))
+        time.sleep(30)
+
+    study = sweepml.minimize(
+        objective, {"a": [1]}, n_trials=1, trial_timeout=1.0, strategy="random"
+    )
+    trial = study.trials[0]
+    assert trial.status is TrialStatus.TIMEOUT
+    assert trial.intermediate == ((0, 0.0), (1, 1.0), (2, 2.0))
+
+
+def test_parallel_workers_overlap():
+    start = time.monotonic()
+    study = sweepml.minimize(
+        lambda c: time.sleep(0.5) or 1.0,
+        {"a": sweepml.Float(0, 1)},
+        n_trials=4,
+        n_workers=2,
+        strategy="random",
+        seed=0,
+    )
+    assert len(study.trials) == 4
+    assert time.monotonic() - start < 1.9  # 2 x 0.5 s rounds, not 4
+
+
+def test_auto_executor_choice_and_serial_limits():
+    assert isinstance(make_executor("auto", n_workers=1, needs_limits=False), SerialExecutor)
+    assert isinstance(make_executor("auto", n_workers=1, needs_limits=True), LocalExecutor)
+    assert isinstance(make_executor("auto", n_workers=3, needs_limits=False), LocalExecutor)
+    with pytest.raises(InvalidParameterError, match="cannot enforce trial_timeout"):
+        make_executor("serial", n_workers=1, needs_limits=True)
+    with pytest.raises(InvalidParameterError, match="'n_workers' parameter of minimize must be 1"):
+        make_executor("serial", n_workers=2, needs_limits=False)
+    with pytest.raises(InvalidParameterError, match=r"one of \['auto', 'serial', 'local'\]"):
+        make_executor("threads", n_workers=1, needs_limits=False)
+
+
+def test_spawn_start_method_runs_module_level_objectives():
+    from sweepml.testing.objectives import sphere
+
+    study = sweepml.minimize(
+        sphere,
+        {"x": sweepml.Float(-1, 1)},
+        n_trials=2,
+        strategy="random",
+        executor=LocalExecutor(1, start_method="spawn"),
+        seed=0,
+    )
+    assert [t.status for t in study.trials] == [TrialStatus.OK] * 2

@@ -1,0 +1,77 @@
+import os
+import sqlite3
+
+import pytest
+
+from sweepml.exceptions import InvalidParameterError, StorageError
+from sweepml.storage import MemoryStorage, SqliteStorage, open_storage
+from sweepml.testing import StorageConformance
+
+
+class TestMemoryStorage(StorageConformance):
+    def make_storage(self, tmp_path):
+        return MemoryStorage()
+
+
+class TestSqliteStorage(StorageConformance):
+    def make_storage(self, tmp_path):
+        return SqliteStorage(tmp_path / "s.db")
+
+    def reopen(self, storage, tmp_path):
+        storage.close()
+        return SqliteStorage(tmp_path / "s.db", create=False)
+
+
+def test_sqlite_file_is_wal_and_versioned(tmp_path):
+    SqliteStorage(tmp_path / "s.db").close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(StorageError, match="folder .*nope.* does not exist"):
+        SqliteStorage(tmp_path / "nope" / "s.db")
+
+
+def test_read_only_file(tmp_path):
+    path = tmp_path / "s.db"
+    SqliteStorage(path).close()
+    os.chmod(path, 0o444)
+    with pytest.raises(StorageError, match="read-only"):
+        SqliteStorage(path)
+
+
+def test_file_that_is_not_a_database(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("hello, this is text\n" * 50)
+    with pytest.raises(StorageError, match="not a sweepml database"):
+        SqliteStorage(path)
+
+
+def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match=r"not a sweepml one \(its tables: \['people'\]\)"):
+        SqliteStorage(path)
+
+
+def test_folder_as_path(tmp_path):
+    with pytest.raises(StorageError, match="is a folder"):
+        SqliteStorage(tmp_path)
+
+
+def test_missing_file_when_reading(tmp_path):
+    with pytest.raises(StorageError, match="does not exist"):
+        SqliteStorage(tmp_path / "x.db", create=False)
+
+
+def test_open_storage_forms(tmp_path):
+    assert isinstance(open_storage(None), MemoryStorage)
+    assert isinstance(open_storage(str(tmp_path / "a.db")), SqliteStorage)
+    assert isinstance(open_storage(f"sqlite:///{tmp_path / 'b.db'}"), SqliteStorage)
+    with pytest.raises(InvalidParameterError, match="'storage' parameter of minimize"):
+        open_storage(42)
