@@ -265,3 +265,26 @@ def test_conditional_space_end_to_end():
     for strategy in ("random", "tpe", "evolution", "grid"):
         study = sweepml.minimize(objective, space, strategy=strategy, n_trials=20, seed=0)
         assert all(t.status is TrialStatus.OK for t in study.trials), strategy
+
+
+def test_progress_bar_shows_count_best_and_failures(capsys):
+    def objective(config):
+        return None if config["x"] > 4 else config["x"]
+
+    sweepml.minimize(objective, SPACE, strategy="random", n_trials=40, seed=0, show_progress=True)
+    err = capsys.readouterr().err
+    assert "40/40 trials" in err and "best -4.9" in err and "failed" in err
+
+
+def test_trial_report_rejects_bad_arguments():
+    def objective(config, trial):
+        trial.report("epoch one", 0.5)
+
+    study = sweepml.minimize(objective, SPACE, n_trials=1)
+    assert "trial.report takes (step: int, value: number)" in study.trials[0].error
+
+
+def test_a_huge_grid_is_refused_with_advice():
+    space = {f"x{i}": Float(0, 1) for i in range(12)}
+    with pytest.raises(InvalidParameterError, match="lower numeric_points, set a fraction"):
+        sweepml.minimize(quadratic, space, strategy="grid", n_trials=1)
