@@ -288,3 +288,19 @@ def test_a_huge_grid_is_refused_with_advice():
     space = {f"x{i}": Float(0, 1) for i in range(12)}
     with pytest.raises(InvalidParameterError, match="lower numeric_points, set a fraction"):
         sweepml.minimize(quadratic, space, strategy="grid", n_trials=1)
+
+
+def test_resume_without_seed_reuses_the_recorded_seed(tmp_path):
+    db = tmp_path / "s.db"
+    space = {"a": list(range(10)), "b": list(range(10))}
+    grid = sweepml.GridSearch(fraction=0.1)
+
+    def objective(config):
+        return config["a"] + config["b"]
+
+    sweepml.minimize(objective, space, strategy=grid, n_trials=5, storage=db)
+    study = sweepml.minimize(objective, space, strategy=grid, n_trials=10, storage=db)
+    ran = sorted(json.dumps(t.config, sort_keys=True) for t in study.trials)
+    expected = sweepml.GridSearch(fraction=0.1)
+    expected.bind(Space.from_dict(space), study.info.meta["seed"])
+    assert ran == sorted(json.dumps(c, sort_keys=True) for c in expected._configs)

@@ -10,6 +10,7 @@ and the strategy is rebuilt by replaying the finished trials.
 from __future__ import annotations
 
 import logging
+import secrets
 import os
 import re
 import time
@@ -85,7 +86,8 @@ def minimize(
         trial_memory_mb: MiB a trial may allocate beyond its starting size (MEMOUT).
         storage: None (in memory), a SQLite file path, or a Storage; an existing study resumes.
         study_name: the study's name in the storage (default: the objective's name).
-        seed: same seed, serial execution -> the same sequence of trials.
+        seed: same seed, serial execution -> the same sequence of trials. Without one, a new
+            study draws a seed and records it, and resuming that study reuses it.
         show_progress: a progress bar; default on when stderr is a terminal.
 
     Returns:
@@ -216,6 +218,8 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
         )
     storage = open_storage(kw["storage"], owner=owner)
     study = _open_or_create(storage, name, direction, space, strategy, seed)
+    if seed is None:  # a resumed study keeps the seed it was started with (a downsampled grid
+        seed = study.info.meta.get("seed")  # must pick the same points again)
     strategy.bind(space, seed)
     loop = _SearchLoop(study, runner, strategy, executor, budget, limits, n_workers)
     loop.run(show_progress)
@@ -237,6 +241,8 @@ def _open_or_create(
 ) -> Study:
     info = storage.get_study(name)
     if info is None:
+        if seed is None:
+            seed = secrets.randbelow(2**31)
         info = StudyInfo(
             name,
             direction,
