@@ -10,9 +10,9 @@ and the strategy is rebuilt by replaying the finished trials.
 from __future__ import annotations
 
 import logging
-import secrets
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
