@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from sweepml.exceptions import InvalidParameterError
 
@@ -44,6 +44,14 @@ def is_real(value: Any) -> bool:
     return isinstance(value, np.integer | np.floating)
 
 
+@overload
+def check_int(
+    owner: str, name: str, value: Any, *, minimum: int | None = ..., optional: Literal[False] = ...
+) -> int: ...
+@overload
+def check_int(
+    owner: str, name: str, value: Any, *, minimum: int | None = ..., optional: bool
+) -> int | None: ...
 def check_int(
     owner: str, name: str, value: Any, *, minimum: int | None = None, optional: bool = False
 ) -> int | None:
@@ -58,6 +66,26 @@ def check_int(
     return int(value)
 
 
+@overload
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = ...,
+    exclusive_minimum: bool = ...,
+    optional: Literal[False] = ...,
+) -> float: ...
+@overload
+def check_float(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = ...,
+    exclusive_minimum: bool = ...,
+    optional: bool,
+) -> float | None: ...
 def check_float(
     owner: str,
     name: str,
@@ -82,6 +110,10 @@ def check_float(
     return number
 
 
+@overload
+def check_bool(owner: str, name: str, value: Any, *, optional: Literal[False] = ...) -> bool: ...
+@overload
+def check_bool(owner: str, name: str, value: Any, *, optional: bool) -> bool | None: ...
 def check_bool(owner: str, name: str, value: Any, *, optional: bool = False) -> bool | None:
     if value is None and optional:
         return None

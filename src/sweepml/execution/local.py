@@ -110,7 +110,7 @@ class LocalExecutor(Executor):
         super().__init__(n_workers)
         methods = multiprocessing.get_all_start_methods()
         self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
-        self._ctx = multiprocessing.get_context(self.start_method)
+        self._ctx: Any = multiprocessing.get_context(self.start_method)
         self._running: dict[int, _Running] = {}
         self._runner: ObjectiveRunner | None = None
 

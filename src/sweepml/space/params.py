@@ -134,7 +134,7 @@ class Int:
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             return False
-        return self.low <= value <= self.high
+        return bool(self.low <= value <= self.high)
 
     def sample(self, rng: np.random.Generator) -> int:
         return self.from_unit(float(rng.random()))
@@ -210,6 +210,7 @@ class Choice:
         ('linear', 'svm')
     """
 
+    #: given as a list or a mapping; stored as a tuple of option values (the mapping's keys)
     options: Sequence[Any] | Mapping[str, Any]
     default: Any = None
     branches: tuple[Space | None, ...] = field(init=False, repr=False, compare=True)
@@ -268,11 +269,16 @@ class Choice:
         i = self.index(value)
         return None if i is None else self.branches[i]
 
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The option values, in order."""
+        return self.options  # type: ignore[return-value]  # a tuple after __post_init__
+
     def sample(self, rng: np.random.Generator) -> Any:
-        return self.options[int(rng.integers(len(self.options)))]
+        return self.values[int(rng.integers(len(self.options)))]
 
     def default_value(self) -> Any:
-        return self.default if self.default is not None else self.options[0]
+        return self.default if self.default is not None else self.values[0]
 
     def grid_values(self, points: int) -> list[Any]:
         return list(self.options)

@@ -373,7 +373,7 @@ def _decode_into(
     for name, param in space.items():
         start = slots[name]
         if isinstance(param, Choice):
-            value = param.options[int(np.argmax(values[start : start + len(param.options)]))]
+            value = param.values[int(np.argmax(values[start : start + len(param.options)]))]
             config[name] = value
             branch = param.branch_for(value)
             if branch is not None:

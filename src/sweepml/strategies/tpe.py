@@ -76,7 +76,7 @@ def _suggest_into(trial: optuna.Trial, space: Space, config: dict[str, Any]) -> 
             config[name] = param.value
         else:
             index = trial.suggest_categorical(name, list(range(len(param.options))))
-            config[name] = param.options[index]
+            config[name] = param.values[index]
             branch = param.branches[index]
             if branch is not None:
                 _suggest_into(trial, branch, config)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +39,7 @@ def conditional_space() -> Space:
     )
 
 
-def toy_loss(config: dict) -> float:
+def toy_loss(config: Mapping[str, Any]) -> float:
     penalty = {"linear": 1.0, "tree": 0.5, "net": 0.0}[config["model"]]
     return (config["x"] - 0.5) ** 2 + abs(math.log10(config["lr"]) + 2) + penalty
 
