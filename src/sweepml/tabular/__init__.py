@@ -1,0 +1,1 @@
+"""Tabular AutoML: pipeline search over preprocessing and model families."""

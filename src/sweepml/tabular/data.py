@@ -1,0 +1,184 @@
+"""Tabular input: checks with clear errors, column-type inference, and datetime features.
+
+Every table is turned into a pandas DataFrame with string column names, and every column gets one
+of four kinds: numeric, boolean, categorical (strings, pandas categories, objects) or datetime.
+Constant and all-missing columns are dropped (with the reason reported), and string columns with
+many distinct values are marked high-cardinality so that the pipeline target-encodes them instead
+of one-hot encoding thousands of columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from sweepml.exceptions import InvalidParameterError
+
+__all__ = ["ColumnTypes", "DatetimeFeatures", "as_frame", "check_target", "infer_column_types"]
+
+HIGH_CARDINALITY = 30  # distinct values above which a string column is target-encoded
+
+
+@dataclass(frozen=True)
+class ColumnTypes:
+    """The kind of every input column, and the columns dropped with why."""
+
+    numeric: tuple[str, ...] = ()
+    boolean: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    high_cardinality: tuple[str, ...] = ()
+    datetime: tuple[str, ...] = ()
+    dropped: tuple[tuple[str, str], ...] = field(default=())
+
+    def report(self) -> str:
+        """A one-paragraph summary a person can read."""
+        parts = [
+            f"{len(cols)} {label}"
+            for label, cols in (
+                ("numeric", self.numeric),
+                ("boolean", self.boolean),
+                ("categorical", self.categorical),
+                ("high-cardinality categorical", self.high_cardinality),
+                ("datetime", self.datetime),
+            )
+            if cols
+        ]
+        text = "Columns: " + (", ".join(parts) if parts else "none usable")
+        if self.dropped:
+            text += "; dropped " + ", ".join(f"{name!r} ({why})" for name, why in self.dropped)
+        return text + "."
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return (
+            self.numeric + self.boolean + self.categorical + self.high_cardinality + self.datetime
+        )
+
+
+def as_frame(X: Any, *, owner: str) -> pd.DataFrame:
+    """A copy of ``X`` as a DataFrame with str column names, or a clear error."""
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+    else:
+        try:
+            array = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise InvalidParameterError(f"{owner}: X must be a 2-D table; got {type(X)}.") from exc
+        if array.ndim != 2:
+            raise InvalidParameterError(
+                f"{owner}: X must be a 2-D table (rows x columns); got an array with shape "
+                f"{array.shape}."
+            )
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InvalidParameterError(
+            f"{owner}: X is empty (shape {frame.shape}); it needs at least one row and one column."
+        )
+    frame.columns = [str(c) for c in frame.columns]
+    duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if duplicated:
+        raise InvalidParameterError(f"{owner}: X has duplicated column names {duplicated}.")
+    numeric = frame.select_dtypes(include="number")
+    if not numeric.empty:
+        infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(float)).any()]
+        if infinite:
+            raise InvalidParameterError(
+                f"{owner}: X has infinite values in columns {infinite}; replace them with NaN "
+                f"(missing values are handled) or finite numbers."
+            )
+    return frame
+
+
+def check_target(y: Any, *, task: str, n_rows: int, owner: str) -> np.ndarray:
+    """The target as a 1-D array, checked for the task."""
+    target = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
+    if target.ndim == 2 and target.shape[1] == 1:
+        target = target.ravel()
+    if target.ndim != 1:
+        raise InvalidParameterError(f"{owner}: y must be 1-D; got shape {target.shape}.")
+    if len(target) != n_rows:
+        raise InvalidParameterError(f"{owner}: X has {n_rows} rows but y has {len(target)} values.")
+    if n_rows < 2:
+        raise InvalidParameterError(f"{owner}: at least 2 rows are needed to fit; got {n_rows}.")
+    missing = pd.isna(target)
+    if missing.any():
+        raise InvalidParameterError(
+            f"{owner}: y has {int(missing.sum())} missing values (NaN/None); drop those rows "
+            f"or fill the target first."
+        )
+    if task == "regression":
+        if not ptypes.is_numeric_dtype(target) or ptypes.is_bool_dtype(target):
+            raise InvalidParameterError(
+                f"{owner}: a regression target must be numeric; got values like {target[:3]!r}."
+            )
+        target = target.astype(float)
+        if not np.isfinite(target).all():
+            raise InvalidParameterError(f"{owner}: y has infinite values.")
+    elif len(np.unique(target)) < 2:
+        raise InvalidParameterError(
+            f"{owner}: y has a single class ({target[0]!r}); classification needs at least two."
+        )
+    return target
+
+
+def infer_column_types(frame: pd.DataFrame) -> ColumnTypes:
+    """Decide the kind of every column from its dtype and values."""
+    kinds: dict[str, list[str]] = {
+        "numeric": [],
+        "boolean": [],
+        "categorical": [],
+        "high_cardinality": [],
+        "datetime": [],
+    }
+    dropped: list[tuple[str, str]] = []
+    for name in frame.columns:
+        column = frame[name]
+        non_missing = column.dropna()
+        if non_missing.empty:
+            dropped.append((name, "all missing"))
+            continue
+        if non_missing.nunique() < 2 and not column.isna().any():
+            dropped.append((name, "constant"))
+            continue
+        if ptypes.is_bool_dtype(column):
+            kinds["boolean"].append(name)
+        elif ptypes.is_datetime64_any_dtype(column):
+            kinds["datetime"].append(name)
+        elif ptypes.is_numeric_dtype(column):
+            kinds["numeric"].append(name)
+        elif non_missing.nunique() > HIGH_CARDINALITY:
+            kinds["high_cardinality"].append(name)
+        else:
+            kinds["categorical"].append(name)
+    return ColumnTypes(
+        numeric=tuple(kinds["numeric"]),
+        boolean=tuple(kinds["boolean"]),
+        categorical=tuple(kinds["categorical"]),
+        high_cardinality=tuple(kinds["high_cardinality"]),
+        datetime=tuple(kinds["datetime"]),
+        dropped=tuple(dropped),
+    )
+
+
+class DatetimeFeatures(TransformerMixin, BaseEstimator):
+    """Calendar features (year, month, day, weekday, hour, day of year) of datetime columns."""
+
+    PARTS = ("year", "month", "day", "day_of_week", "hour", "day_of_year")
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DatetimeFeatures:
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        frame = pd.DataFrame(X)
+        columns = []
+        for name in frame.columns:
+            values = pd.to_datetime(frame[name], errors="coerce")
+            for part in self.PARTS:
+                columns.append(getattr(values.dt, part).astype(float).to_numpy())
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
