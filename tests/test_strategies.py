@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import sweepml
-from sweepml.exceptions import InvalidParameterError
+from sweepml.exceptions import InvalidConfigError, InvalidParameterError
 from sweepml.space import Choice, Float, Int, Space
 from sweepml.strategies import (
     CMAES,
@@ -11,6 +11,8 @@ from sweepml.strategies import (
     Outcome,
     RandomSearch,
     RegularizedEvolution,
+    Suggestion,
+    Warmstart,
     make_strategy,
     strategy_names,
 )
@@ -147,3 +149,33 @@ def test_tpe_learns_a_conditional_space():
         objective, space, strategy=TPE(n_startup_trials=10), n_trials=60, seed=0
     )
     assert study.best.config["model"] == "net" and study.best.value < 0.3
+
+
+class TestWarmstart(StrategyConformance):
+    def make_strategy(self):
+        space = conditional_space()
+        return Warmstart("tpe", [space.default(), {**space.default(), "x": 1.5}])
+
+
+def test_warmstart_proposes_its_configs_first_then_informs_the_base():
+    space = Space({"x": Float(-1, 1)})
+    warm = Warmstart(TPE(n_startup_trials=2), [{"x": 0.25}, {"x": -0.5}])
+    warm.bind(space, 0)
+    first = [warm.ask() for _ in range(2)]
+    assert [s.config for s in first] == [{"x": 0.25}, {"x": -0.5}]
+    for s in first:
+        warm.tell(s, Outcome(TrialStatus.OK, abs(s.config["x"])))
+    assert len(warm._base._study.trials) == 2  # the base saw both results
+    nxt = warm.ask()
+    space.validate(nxt.config)
+
+
+def test_warmstart_skips_configs_already_in_the_history_and_checks_them():
+    space = Space({"x": Float(-1, 1)})
+    warm = Warmstart("random", [{"x": 0.25}, {"x": -0.5}])
+    warm.bind(space, 0)
+    warm.tell(Suggestion({"x": 0.25}), Outcome(TrialStatus.OK, 0.25))
+    assert warm.ask().config == {"x": -0.5}
+    bad = Warmstart("random", [{"x": 3.0}])
+    with pytest.raises(InvalidConfigError, match=r"Warm-start config 0: .*'x' must be a float"):
+        bad.bind(space, 0)

@@ -27,6 +27,7 @@ from sweepml.strategies import (
     RegularizedEvolution,
     Strategy,
     Suggestion,
+    Warmstart,
     strategy_names,
 )
 from sweepml.study import Study, load_study
@@ -56,6 +57,7 @@ __all__ = [
     "Trial",
     "TrialRecord",
     "TrialStatus",
+    "Warmstart",
     "load_study",
     "maximize",
     "minimize",

@@ -10,12 +10,14 @@ from sweepml.strategies.base import (
 )
 from sweepml.strategies.evolution import RegularizedEvolution
 from sweepml.strategies.grid import GridSearch
+from sweepml.strategies.portfolio import Warmstart
 from sweepml.strategies.random import RandomSearch
 from sweepml.strategies.tpe import CMAES, TPE
 
 __all__ = [
     "CMAES",
     "TPE",
+    "Warmstart",
     "GridSearch",
     "Outcome",
     "RandomSearch",

@@ -1,0 +1,381 @@
+"""``AutoClassifier`` and ``AutoRegressor``: scikit-learn estimators that search pipelines.
+
+A fit: check the table, infer column kinds, score a dummy model, search the pipeline space with
+the core (each trial in its own process under the per-trial limits), then refit the best pipeline
+whose refit fits in the time left on all training rows. Everything happens inside ``time_budget``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from sweepml._validation import check_bool, check_float, check_int
+from sweepml.exceptions import InvalidParameterError
+from sweepml.search import minimize
+from sweepml.space import Space
+from sweepml.strategies import Warmstart, make_strategy
+from sweepml.tabular.components import CLASSIFICATION, REGRESSION
+from sweepml.tabular.data import as_frame, check_target, infer_column_types
+from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
+from sweepml.tabular.metrics import default_metric, get_metric
+from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
+from sweepml.trial import TrialRecord, TrialStatus
+
+__all__ = ["AutoClassifier", "AutoRegressor"]
+
+logger = logging.getLogger(__name__)
+
+REFIT_RESERVE = 0.10  # share of the budget kept for the final refit
+REFIT_SAFETY = 1.5  # the refit's estimated seconds are multiplied by this before it is chosen
+FALLBACK = "extra_trees"
+
+
+class _AutoEstimator(BaseEstimator):
+    """Shared fit/predict logic; subclasses fix the task."""
+
+    _task: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        time_budget: float = 60.0,
+        metric: str | None = None,
+        strategy: str = "tpe",
+        n_jobs: int = 1,
+        random_state: int | None = None,
+        trial_timeout: float | None = None,
+        memory_limit_mb: float | None = None,
+        max_trials: int | None = None,
+        cv: int | None = None,
+        storage: str | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        self.time_budget = time_budget
+        self.metric = metric
+        self.strategy = strategy
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.trial_timeout = trial_timeout
+        self.memory_limit_mb = memory_limit_mb
+        self.max_trials = max_trials
+        self.cv = cv
+        self.storage = storage
+        self.show_progress = show_progress
+
+    # -- fit ------------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> _AutoEstimator:
+        """Search pipelines for ``X``, ``y`` within ``time_budget`` seconds and refit the best."""
+        start = time.monotonic()
+        owner = f"{type(self).__name__}.fit"
+        settings = self._check_settings(owner)
+        frame = as_frame(X, owner=owner)
+        target = check_target(y, task=self._task, n_rows=len(frame), owner=owner)
+        self.n_features_in_ = frame.shape[1]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.column_types_ = infer_column_types(frame)
+        logger.info(self.column_types_.report())
+        if not self.column_types_.used:
+            raise InvalidParameterError(f"{owner}: no usable column: {self.column_types_.report()}")
+        encoded, n_classes = self._encode_target(target)
+        self.metric_ = get_metric(
+            self.metric or default_metric(self._task, n_classes), self._task, owner=owner
+        )
+        seed = settings["seed"]
+        plan = plan_evaluation(encoded, self._task, seed, cv=self.cv)
+        objective = PipelineObjective(
+            frame,
+            encoded,
+            columns=self.column_types_,
+            task=self._task,
+            metric=self.metric_,
+            plan=plan,
+            n_classes=n_classes,
+            seed=seed,
+        )
+        dummy_loss = self._score_dummy(objective)
+        space = pipeline_space(self._task, n_rows=len(frame), n_features=frame.shape[1])
+        deadline = None if self.max_trials is not None else start + settings["time_budget"]
+        study = self._search(objective, space, frame, encoded, settings, deadline)
+        self.evaluation_ = plan.kind
+        trials = study.trials if study is not None else []
+        self.best_pipeline_, self.best_config_ = self._refit(
+            trials, frame, encoded, plan.train_fraction, deadline, seed
+        )
+        self.leaderboard_ = self._leaderboard(trials, dummy_loss)
+        self.fit_seconds_ = time.monotonic() - start
+        return self
+
+    def _check_settings(self, owner: str) -> dict[str, Any]:
+        budget = check_float(
+            owner, "time_budget", self.time_budget, minimum=0, exclusive_minimum=True
+        )
+        n_jobs = check_int(owner, "n_jobs", self.n_jobs, minimum=-1)
+        if n_jobs == 0:
+            raise InvalidParameterError(
+                f"The 'n_jobs' parameter of {owner} must be an int >= 1 or -1; got 0."
+            )
+        if n_jobs == -1:
+            import os
+
+            n_jobs = os.cpu_count() or 1
+        check_int(owner, "max_trials", self.max_trials, minimum=1, optional=True)
+        check_int(owner, "cv", self.cv, minimum=2, optional=True)
+        check_float(
+            owner,
+            "trial_timeout",
+            self.trial_timeout,
+            minimum=0,
+            exclusive_minimum=True,
+            optional=True,
+        )
+        check_float(
+            owner,
+            "memory_limit_mb",
+            self.memory_limit_mb,
+            minimum=0,
+            exclusive_minimum=True,
+            optional=True,
+        )
+        check_bool(owner, "show_progress", self.show_progress, optional=True)
+        make_strategy(self.strategy, owner=owner)  # an unknown name fails here, listing the names
+        seed = self.random_state
+        if isinstance(seed, np.random.RandomState):
+            seed = int(seed.randint(2**31 - 1))
+        seed = check_int(owner, "random_state", seed, minimum=0, optional=True)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**31 - 1))
+        return {"time_budget": budget, "n_jobs": n_jobs, "seed": seed}
+
+    def _encode_target(self, target: np.ndarray) -> tuple[np.ndarray, int]:
+        if self._task == REGRESSION:
+            return target, 0
+        self._labels = LabelEncoder().fit(target)
+        self.classes_ = self._labels.classes_
+        return self._labels.transform(target), len(self.classes_)
+
+    def _score_dummy(self, objective: PipelineObjective) -> float:
+        dummy = (
+            DummyClassifier(strategy="prior")
+            if self._task == CLASSIFICATION
+            else (DummyRegressor(strategy="mean"))
+        )
+        losses = []
+        for train, valid in objective.plan.folds:
+            dummy.fit(objective.X.iloc[train], objective.y[train])
+            losses.append(
+                self.metric_.loss(
+                    objective.y[valid], objective.predict(dummy, objective.X.iloc[valid])
+                )
+            )
+        return float(np.mean(losses))
+
+    def _search(
+        self,
+        objective: PipelineObjective,
+        space: Space,
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        settings: dict[str, Any],
+        deadline: float | None,
+    ) -> Any:
+        search_budget = None
+        if deadline is not None:
+            search_budget = deadline - time.monotonic() - REFIT_RESERVE * settings["time_budget"]
+            if search_budget < 0.5:
+                warnings.warn(
+                    f"time_budget={self.time_budget} leaves no time to search; the model is the "
+                    f"dummy baseline. Give a larger time_budget.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return None
+        trial_timeout = self.trial_timeout
+        if search_budget is not None:
+            trial_timeout = min(trial_timeout or math.inf, search_budget)
+        # every family's default pipeline first (strong, cheap ones lead), then the search proper
+        families = space["model"].options  # type: ignore[union-attr]
+        defaults = [
+            pipeline_space(
+                self._task, n_rows=len(frame), n_features=frame.shape[1], models=[name]
+            ).default()
+            for name in families
+        ]
+        return minimize(
+            objective,
+            space,
+            strategy=Warmstart(self.strategy, defaults),
+            n_trials=self.max_trials,
+            time_budget=search_budget,
+            n_workers=settings["n_jobs"],
+            executor="local",
+            trial_timeout=trial_timeout,
+            trial_memory_mb=self.memory_limit_mb,
+            storage=self.storage,
+            study_name=f"{type(self).__name__}-{_fingerprint(frame, target)}",
+            seed=settings["seed"],
+            show_progress=self.show_progress,
+        )
+
+    def _refit(
+        self,
+        trials: list[TrialRecord],
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        train_fraction: float,
+        deadline: float | None,
+        seed: int,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Refit the best trial whose estimated refit time fits in what is left."""
+        ranked = sorted(
+            (t for t in trials if t.status is TrialStatus.OK), key=lambda t: (t.value, t.number)
+        )
+        for trial in ranked:
+            estimate = trial.metrics.get("fit_seconds", 0.0) / train_fraction * REFIT_SAFETY
+            if deadline is None or time.monotonic() + estimate <= deadline:
+                return self._fit_config(dict(trial.config), frame, target, seed), dict(trial.config)
+        if not ranked and (deadline is None or deadline - time.monotonic() > 1.0):
+            space = pipeline_space(
+                self._task, n_rows=len(frame), n_features=frame.shape[1], models=[FALLBACK]
+            )
+            warnings.warn(
+                "No pipeline finished during the search; fitting the default "
+                "ExtraTrees pipeline instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            config = space.default()
+            return self._fit_config(config, frame, target, seed), config
+        warnings.warn(
+            "No searched pipeline can be refit within time_budget; the model is the "
+            "dummy baseline. Give a larger time_budget.",
+            UserWarning,
+            stacklevel=3,
+        )
+        dummy = (
+            DummyClassifier(strategy="prior")
+            if self._task == CLASSIFICATION
+            else (DummyRegressor(strategy="mean"))
+        )
+        return dummy.fit(frame, target), {"model": "dummy"}
+
+    def _fit_config(
+        self, config: dict[str, Any], frame: pd.DataFrame, target: np.ndarray, seed: int
+    ) -> Any:
+        pipeline = build_pipeline(config, self.column_types_, self._task, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pipeline.fit(frame, target)
+
+    def _leaderboard(self, trials: list[TrialRecord], dummy_loss: float) -> pd.DataFrame:
+        sign = -1.0 if self.metric_.greater_is_better else 1.0
+        rows = [
+            {
+                "trial": t.number,
+                "pipeline": t.config["model"],
+                f"validation {self.metric_.name}": sign * (t.value or 0.0),
+                "fit seconds": t.metrics.get("fit_seconds"),
+                "predict seconds": t.metrics.get("predict_seconds"),
+                "config": dict(t.config),
+                "_loss": t.value,
+            }
+            for t in trials
+            if t.status is TrialStatus.OK
+        ]
+        rows.append(
+            {
+                "trial": -1,
+                "pipeline": "dummy",
+                f"validation {self.metric_.name}": sign * dummy_loss,
+                "config": {"model": "dummy"},
+                "_loss": dummy_loss,
+            }
+        )
+        board = pd.DataFrame(rows).sort_values(["_loss", "trial"]).drop(columns="_loss")
+        board.insert(0, "rank", range(1, len(board) + 1))
+        return board.reset_index(drop=True)
+
+    # -- predict --------------------------------------------------------------------------------
+    def _input(self, X: Any, owner: str) -> pd.DataFrame:
+        check_is_fitted(self, "best_pipeline_")
+        frame = as_frame(X, owner=owner)
+        if hasattr(self, "feature_names_in_"):
+            expected = list(self.feature_names_in_)
+            missing = [c for c in expected if c not in frame.columns]
+            extra = [c for c in frame.columns if c not in expected]
+            if missing or extra:
+                raise InvalidParameterError(
+                    f"{owner}: X's columns differ from those seen in fit; missing {missing}, "
+                    f"unexpected {extra}."
+                )
+            return frame[expected]
+        if frame.shape[1] != self.n_features_in_:
+            raise InvalidParameterError(
+                f"{owner}: X has {frame.shape[1]} features, but {type(self).__name__} was fitted "
+                f"with {self.n_features_in_}."
+            )
+        return frame
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (classification) or values (regression)."""
+        frame = self._input(X, f"{type(self).__name__}.predict")
+        prediction = self.best_pipeline_.predict(frame)
+        if self._task == CLASSIFICATION:
+            return self._labels.inverse_transform(np.asarray(prediction, dtype=int))
+        return np.asarray(prediction, dtype=float)
+
+
+def _fingerprint(frame: pd.DataFrame, target: np.ndarray) -> str:
+    """A short hash of the data, so that a storage resumes the fit of the same table only."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_array(np.asarray(target, dtype=object)).tobytes())
+    return digest.hexdigest()[:12]
+
+
+class AutoClassifier(ClassifierMixin, _AutoEstimator):
+    """Search preprocessing + model + hyperparameters for a classification table.
+
+    Example:
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        >>> model = AutoClassifier(time_budget=30, n_jobs=2, random_state=0).fit(X, y)
+        ...  # doctest: +SKIP
+        >>> model.leaderboard_.head()  # doctest: +SKIP
+    """
+
+    _task = CLASSIFICATION
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, one column per entry of ``classes_``."""
+        frame = self._input(X, f"{type(self).__name__}.predict_proba")
+        proba = np.zeros((len(frame), len(self.classes_)))
+        seen = np.asarray(self.best_pipeline_.classes_, dtype=int)
+        proba[:, seen] = self.best_pipeline_.predict_proba(frame)
+        return proba
+
+
+class AutoRegressor(RegressorMixin, _AutoEstimator):
+    """Search preprocessing + model + hyperparameters for a regression table.
+
+    Example:
+        >>> from sklearn.datasets import load_diabetes
+        >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+        >>> model = AutoRegressor(max_trials=20, random_state=0).fit(X, y)  # doctest: +SKIP
+    """
+
+    _task = REGRESSION

@@ -1,0 +1,138 @@
+"""How a pipeline config is scored during the search (PoSH auto-sklearn's policy).
+
+Holdout (a third of the rows) from 1,000 rows up, stratified k-fold cross-validation below; on more
+than 45,000 rows the search runs on a 30,000-row subsample. The objective returns the metric as a
+loss to minimize, with the score, fit and predict seconds beside it as metrics.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from sweepml.tabular.components import CLASSIFICATION
+from sweepml.tabular.data import ColumnTypes
+from sweepml.tabular.metrics import Metric
+from sweepml.tabular.pipeline_space import build_pipeline
+
+__all__ = ["EvaluationPlan", "PipelineObjective", "plan_evaluation"]
+
+HOLDOUT_MIN_ROWS = 1_000
+HOLDOUT_FRACTION = 0.33
+SUBSAMPLE_ABOVE = 45_000
+SUBSAMPLE_ROWS = 30_000
+MAX_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """Which rows the search uses and how it splits them."""
+
+    rows: np.ndarray  # indices of the training rows the search sees
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...]  # (train, validation) positions in ``rows``
+    n_total: int  # rows of the whole training set (the final refit sees them all)
+
+    @property
+    def kind(self) -> str:
+        return "holdout" if len(self.folds) == 1 else f"{len(self.folds)}-fold CV"
+
+    @property
+    def train_fraction(self) -> float:
+        """Share of all training rows one fold's fit sees (to predict the cost of the refit)."""
+        return len(self.folds[0][0]) / self.n_total
+
+
+def plan_evaluation(
+    y: np.ndarray, task: str, seed: int, *, cv: int | None = None
+) -> EvaluationPlan:
+    n_rows = len(y)
+    rng = np.random.default_rng(seed)
+    stratify = task == CLASSIFICATION
+    rows = np.arange(n_rows)
+    if n_rows > SUBSAMPLE_ABOVE:
+        if stratify:
+            rows, _ = train_test_split(
+                rows, train_size=SUBSAMPLE_ROWS, stratify=y, random_state=seed
+            )
+            rows = np.sort(rows)
+        else:
+            rows = np.sort(rng.choice(n_rows, SUBSAMPLE_ROWS, replace=False))
+    y_rows = y[rows]
+    positions = np.arange(len(rows))
+    if cv is None and len(rows) >= HOLDOUT_MIN_ROWS:
+        train, valid = train_test_split(
+            positions,
+            test_size=HOLDOUT_FRACTION,
+            random_state=seed,
+            stratify=y_rows if stratify else None,
+        )
+        return EvaluationPlan(rows, ((np.sort(train), np.sort(valid)),), n_rows)
+    n_folds = cv or MAX_FOLDS
+    if stratify:
+        smallest = int(np.min(np.unique(y_rows, return_counts=True)[1]))
+        n_folds = max(2, min(n_folds, smallest))
+        splitter: Any = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        if smallest < 2:  # a class with one row cannot be stratified
+            splitter = KFold(n_folds, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(min(n_folds, len(rows)), shuffle=True, random_state=seed)
+    folds = tuple((train, valid) for train, valid in splitter.split(positions, y_rows))
+    return EvaluationPlan(rows, folds, n_rows)
+
+
+class PipelineObjective:
+    """The objective the search minimizes: fit the config's pipeline on each fold, score it."""
+
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        columns: ColumnTypes,
+        task: str,
+        metric: Metric,
+        plan: EvaluationPlan,
+        n_classes: int,
+        seed: int,
+    ) -> None:
+        self.X, self.y = X.iloc[plan.rows].reset_index(drop=True), y[plan.rows]
+        self.columns, self.task, self.metric = columns, task, metric
+        self.plan, self.n_classes, self.seed = plan, n_classes, seed
+
+    def predict(self, pipeline: Any, X: pd.DataFrame) -> np.ndarray:
+        """Predictions in the form the metric needs (probabilities for every class, or labels)."""
+        if self.task != CLASSIFICATION:
+            return np.asarray(pipeline.predict(X), dtype=float)
+        if not self.metric.needs_proba:
+            return np.asarray(pipeline.predict(X))
+        proba = np.zeros((len(X), self.n_classes))
+        proba[:, pipeline.classes_.astype(int)] = pipeline.predict_proba(X)
+        return proba
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        losses, fit_seconds, predict_seconds = [], 0.0, 0.0
+        for train, valid in self.plan.folds:
+            pipeline = build_pipeline(config, self.columns, self.task, self.seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter from the search's trials
+                start = time.perf_counter()
+                pipeline.fit(self.X.iloc[train], self.y[train])
+                fit_seconds += time.perf_counter() - start
+                start = time.perf_counter()
+                prediction = self.predict(pipeline, self.X.iloc[valid])
+                predict_seconds += time.perf_counter() - start
+            losses.append(self.metric.loss(self.y[valid], prediction))
+        loss = float(np.mean(losses))
+        return {
+            "value": loss,
+            "score": -loss if self.metric.greater_is_better else loss,
+            "fit_seconds": fit_seconds / len(self.plan.folds),
+            "predict_seconds": predict_seconds / len(self.plan.folds),
+        }

@@ -1,0 +1,96 @@
+"""AutoClassifier / AutoRegressor as a user calls them."""
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification, make_regression
+
+from sweepml.exceptions import InvalidParameterError
+from sweepml.tabular.estimators import AutoClassifier, AutoRegressor
+
+
+def small_classification(n=160, seed=0):
+    X, y = make_classification(n, 6, n_informative=4, n_classes=3, random_state=seed)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    frame["group"] = pd.Categorical(np.random.default_rng(seed).choice(["a", "b", "c"], n))
+    return frame, np.array(["cat", "dog", "eel"])[y]
+
+
+def test_classifier_fits_predicts_and_reports():
+    X, y = small_classification()
+    model = AutoClassifier(max_trials=4, random_state=0, show_progress=False).fit(X, y)
+    assert list(model.classes_) == ["cat", "dog", "eel"]
+    assert model.metric_.name == "log_loss" and model.evaluation_ == "5-fold CV"
+    proba = model.predict_proba(X)
+    assert proba.shape == (160, 3) and np.allclose(proba.sum(axis=1), 1)
+    assert set(model.predict(X)) <= {"cat", "dog", "eel"}
+    assert model.score(X, y) > 0.8
+    board = model.leaderboard_
+    assert list(board.columns[:4]) == ["rank", "trial", "pipeline", "validation log_loss"]
+    assert len(board) == 5 and "dummy" in set(board["pipeline"])
+    assert board["validation log_loss"].is_monotonic_increasing
+    # reordered columns are fine; missing or extra ones are a clear error
+    assert (model.predict(X[X.columns[::-1]]) == model.predict(X)).all()
+    with pytest.raises(InvalidParameterError, match=r"missing \['f0'\], unexpected \['zz'\]"):
+        model.predict(X.rename(columns={"f0": "zz"}))
+
+
+def test_same_seed_and_max_trials_give_identical_fits():
+    X, y = small_classification(seed=1)
+    fits = [
+        AutoClassifier(max_trials=4, random_state=3, show_progress=False).fit(X, y)
+        for _ in range(2)
+    ]
+    columns = ["rank", "trial", "pipeline", "validation log_loss", "config"]
+    pd.testing.assert_frame_equal(fits[0].leaderboard_[columns], fits[1].leaderboard_[columns])
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+
+
+def test_regressor_on_numpy_input():
+    X, y = make_regression(120, 5, noise=5.0, random_state=0)
+    model = AutoRegressor(max_trials=3, random_state=0, show_progress=False).fit(X, y)
+    assert model.metric_.name == "rmse" and not hasattr(model, "feature_names_in_")
+    assert model.score(X, y) > 0.8
+    with pytest.raises(InvalidParameterError, match="X has 4 features, but AutoRegressor"):
+        model.predict(X[:, :4])
+
+
+def test_the_time_budget_holds():
+    X, y = small_classification(n=400)
+    start = time.monotonic()
+    AutoClassifier(time_budget=6, n_jobs=2, random_state=0, show_progress=False).fit(X, y)
+    assert time.monotonic() - start < 6 * 1.05 + 5
+
+
+def test_a_budget_too_small_returns_the_dummy_with_a_warning():
+    X, y = small_classification()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = AutoClassifier(time_budget=0.01, random_state=0).fit(X, y)
+    assert any("dummy baseline" in str(w.message) for w in caught)
+    assert model.best_config_ == {"model": "dummy"}
+    assert model.predict_proba(X).shape == (160, 3)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"metric": "auc"}, "'metric' parameter of AutoClassifier.fit must be one of"),
+        ({"time_budget": 0}, "'time_budget' parameter of AutoClassifier.fit"),
+        ({"n_jobs": 0}, "'n_jobs' parameter of AutoClassifier.fit must be an int >= 1 or -1"),
+        ({"strategy": "magic"}, "'strategy' parameter of AutoClassifier.fit must be one of"),
+    ],
+)
+def test_bad_settings_are_clear_errors(params, message):
+    X, y = small_classification()
+    with pytest.raises(InvalidParameterError, match=message):
+        AutoClassifier(**params).fit(X, y)
+
+
+def test_single_class_target_is_refused():
+    X, _ = small_classification()
+    with pytest.raises(InvalidParameterError, match="single class"):
+        AutoClassifier(max_trials=1).fit(X, np.zeros(len(X)))
