@@ -12,6 +12,7 @@ import logging
 import math
 import time
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +30,7 @@ from sweepml.strategies import Warmstart, make_strategy
 from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
 from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
+from sweepml.tabular.export import pipeline_script
 from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 from sweepml.trial import TrialRecord, TrialStatus
@@ -117,6 +119,7 @@ class _AutoEstimator(BaseEstimator):
             trials, frame, encoded, plan.train_fraction, deadline, seed
         )
         self.leaderboard_ = self._leaderboard(trials, dummy_loss)
+        self.target_name_ = str(y.name) if isinstance(y, pd.Series) and y.name else "target"
         self.fit_seconds_ = time.monotonic() - start
         return self
 
@@ -308,6 +311,26 @@ class _AutoEstimator(BaseEstimator):
         board = pd.DataFrame(rows).sort_values(["_loss", "trial"]).drop(columns="_loss")
         board.insert(0, "rank", range(1, len(board) + 1))
         return board.reset_index(drop=True)
+
+    def export(self, path: str | Path) -> Path:
+        """Write a standalone Python script that refits the winning pipeline and predicts."""
+        check_is_fitted(self, "best_pipeline_")
+        best = self.leaderboard_.iloc[0]
+        score = best[f"validation {self.metric_.name}"]
+        summary = (
+            f"{type(self).__name__} pipeline found by sweepml: {best['pipeline']}, validation "
+            f"{self.metric_.name} {score:.6g} ({self.evaluation_})."
+        )
+        text = pipeline_script(
+            self.best_pipeline_,
+            self.column_types_,
+            task=self._task,
+            target=self.target_name_,
+            summary=summary,
+        )
+        target = Path(path)
+        target.write_text(text, encoding="utf-8")
+        return target
 
     # -- predict --------------------------------------------------------------------------------
     def _input(self, X: Any, owner: str) -> pd.DataFrame:

@@ -1,0 +1,151 @@
+"""Export a fitted pipeline as a standalone, readable Python script.
+
+The script needs scikit-learn, pandas (and LightGBM when the model is LightGBM), not sweepml: the
+few helpers the pipeline uses are written into it. Estimators are written with scikit-learn's
+own ``repr`` (only the parameters that differ from the defaults), which is valid Python.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from typing import Any
+
+import sklearn
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sweepml.tabular.components import preprocessing
+from sweepml.tabular.data import ColumnTypes, DatetimeFeatures
+
+__all__ = ["pipeline_script"]
+
+_HELPERS = (preprocessing.as_strings, preprocessing.as_float)
+
+
+def _code(estimator: Any, indent: int = 8) -> str:
+    """Python source that builds ``estimator`` (nested pipelines and column transformers too)."""
+    pad = " " * indent
+    if isinstance(estimator, Pipeline):
+        steps = ",\n".join(
+            f'{pad}    ("{name}", {_code(step, indent + 4)})' for name, step in estimator.steps
+        )
+        return f"Pipeline([\n{steps},\n{pad}])"
+    if estimator.__class__.__name__ == "ColumnTransformer":
+        parts = ",\n".join(
+            f'{pad}    ("{name}", {_code(step, indent + 4)}, {name.upper()})'
+            for name, step, _ in estimator.transformers
+        )
+        return f"ColumnTransformer([\n{parts},\n{pad}], sparse_threshold=0.0)"
+    if isinstance(estimator, FunctionTransformer):
+        return f"FunctionTransformer({estimator.func.__name__})"
+    if isinstance(estimator, str):
+        return repr(estimator)
+    with sklearn.config_context(print_changed_only=True):
+        text = repr(estimator)
+    return " ".join(text.split())  # repr wraps long lines; one logical line reads fine
+
+
+def _imports(pipeline: Pipeline, *, datetime: bool) -> list[str]:
+    """``from module import Name`` lines for every class the pipeline uses."""
+    found: dict[str, set[str]] = {"typing": {"Any"}}
+    if datetime:
+        found["sklearn.base"] = {"BaseEstimator", "TransformerMixin"}
+
+    def visit(obj: Any) -> None:
+        if isinstance(obj, list | tuple):
+            for item in obj:
+                visit(item)
+            return
+        module = type(obj).__module__
+        if not module.startswith(("sklearn", "lightgbm")) or inspect.isroutine(obj):
+            return
+        public = module.split("._")[0] if module.startswith("sklearn") else module.split(".")[0]
+        found.setdefault(public, set()).add(type(obj).__name__)
+        if hasattr(obj, "get_params"):
+            for value in obj.get_params(deep=False).values():
+                visit(value)
+        for attr in ("steps", "transformers"):
+            visit([part[1] for part in getattr(obj, attr, [])])
+
+    visit(pipeline)
+    lines = [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(found.items())]
+    return [line for line in lines if line.startswith("from typing")] + [
+        line for line in lines if not line.startswith("from typing")
+    ]
+
+
+def pipeline_script(
+    pipeline: Pipeline, columns: ColumnTypes, *, task: str, target: str, summary: str
+) -> str:
+    """The text of a script that refits ``pipeline``'s configuration on a CSV and predicts."""
+    helpers = [inspect.getsource(f) for f in _HELPERS]
+    if columns.datetime:
+        helpers.append(inspect.getsource(DatetimeFeatures))
+    if not isinstance(pipeline, Pipeline):  # the dummy baseline
+        pipeline = Pipeline([("model", pipeline)])
+    lists = "\n".join(
+        f"{kind.upper()} = {list(getattr(columns, kind))!r}"
+        for kind in ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
+    )
+    steps = [f'        ("{name}", {_code(step, 8)}),' for name, step in pipeline.steps]
+    output = "predict_proba" if task == "classification" else "predict"
+    return (
+        textwrap.dedent(
+            f'''\
+            """{summary}
+
+            Written by sweepml; needs only pandas and scikit-learn (and lightgbm for LightGBM).
+
+                python this_script.py TRAIN.csv [NEW.csv [PREDICTIONS.csv]]
+
+            fits the pipeline on TRAIN.csv (its '{target}' column is the target) and, given
+            NEW.csv, writes its predictions.
+            """
+
+            from __future__ import annotations
+
+            import sys
+
+            import numpy as np
+            import pandas as pd
+            '''
+        )
+        + "\n".join(_imports(pipeline, datetime=bool(columns.datetime)))
+        + "\n\n"
+        + f'TARGET = "{target}"\n'
+        + lists
+        + "\nFEATURES = NUMERIC + BOOLEAN + CATEGORICAL + HIGH_CARDINALITY + DATETIME\n"
+        + "MISSING = "
+        + repr(preprocessing.MISSING)
+        + "\n\n\n"
+        + "\n\n".join(helpers)
+        + "\n\ndef build_pipeline():\n    return Pipeline([\n"
+        + "\n".join(steps)
+        + "\n    ])\n\n\n"
+        + textwrap.dedent(
+            f"""\
+            def read(path):
+                parquet = str(path).endswith(".parquet")
+                frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
+                for column in DATETIME:
+                    frame[column] = pd.to_datetime(frame[column], errors="coerce")
+                return frame
+
+
+            if __name__ == "__main__":
+                train = read(sys.argv[1])
+                model = build_pipeline().fit(train[FEATURES], train[TARGET])
+                if len(sys.argv) > 2:
+                    new = read(sys.argv[2])
+                    result = model.{output}(new[FEATURES])
+                    columns = {
+                "[str(c) for c in model.classes_]" if output == "predict_proba" else "[TARGET]"
+            }
+                    table = pd.DataFrame(np.asarray(result).reshape(len(new), -1), columns=columns)
+                    out = sys.argv[3] if len(sys.argv) > 3 else "predictions.csv"
+                    table.to_csv(out, index=False)
+                    print(f"wrote {{len(table)}} predictions to {{out}}")
+            """
+        )
+    )
