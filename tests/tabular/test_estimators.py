@@ -56,7 +56,9 @@ def test_regressor_on_numpy_input():
     model = AutoRegressor(max_trials=3, random_state=0, show_progress=False).fit(X, y)
     assert model.metric_.name == "rmse" and not hasattr(model, "feature_names_in_")
     assert model.score(X, y) > 0.8
-    with pytest.raises(InvalidParameterError, match="X has 4 features, but AutoRegressor"):
+    with pytest.raises(
+        InvalidParameterError, match="X has 4 features, but AutoRegressor is expecting 5"
+    ):
         model.predict(X[:, :4])
 
 

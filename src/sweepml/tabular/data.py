@@ -9,13 +9,17 @@ of one-hot encoding thousands of columns.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from pandas.api import types as ptypes
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import type_of_target
 
 from sweepml.exceptions import InvalidParameterError
 
@@ -62,6 +66,13 @@ class ColumnTypes:
 
 def as_frame(X: Any, *, owner: str) -> pd.DataFrame:
     """A copy of ``X`` as a DataFrame with str column names, or a clear error."""
+    if X is None:
+        raise InvalidParameterError(f"{owner}: X is None; it must be a 2-D table.")
+    if scipy.sparse.issparse(X):
+        raise InvalidParameterError(
+            f"{owner}: sparse data was passed, but dense data is required (sparse input is not "
+            f"supported). Use X.toarray() to convert to a dense numpy array."
+        )
     if isinstance(X, pd.DataFrame):
         frame = X.copy()
     else:
@@ -72,17 +83,26 @@ def as_frame(X: Any, *, owner: str) -> pd.DataFrame:
         if array.ndim != 2:
             raise InvalidParameterError(
                 f"{owner}: X must be a 2-D table (rows x columns); got an array with shape "
-                f"{array.shape}."
+                f"{array.shape}. Reshape your data, e.g. with array.reshape(-1, 1) for a single "
+                f"feature."
             )
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InvalidParameterError(
-            f"{owner}: X is empty (shape {frame.shape}); it needs at least one row and one column."
+            f"{owner}: X is empty: it has {frame.shape[0]} sample(s) and {frame.shape[1]} "
+            f"feature(s) (shape={frame.shape}) while a minimum of 1 is required."
         )
     frame.columns = [str(c) for c in frame.columns]
     duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
     if duplicated:
         raise InvalidParameterError(f"{owner}: X has duplicated column names {duplicated}.")
+    for name in [c for c in frame.columns if ptypes.is_object_dtype(frame[c])]:
+        odd = {type(v).__name__ for v in frame[name] if not _is_scalar_cell(v)}
+        if odd:
+            raise InvalidParameterError(
+                f"{owner}: column {name!r} holds {sorted(odd)} values; each cell's argument "
+                f"must be a string or a number (or missing)."
+            )
     numeric = frame.select_dtypes(include="number")
     if not numeric.empty:
         infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(float)).any()]
@@ -94,17 +114,32 @@ def as_frame(X: Any, *, owner: str) -> pd.DataFrame:
     return frame
 
 
+def _is_scalar_cell(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool | np.generic | pd.Timestamp)
+
+
 def check_target(y: Any, *, task: str, n_rows: int, owner: str) -> np.ndarray:
     """The target as a 1-D array, checked for the task."""
+    if y is None:
+        raise InvalidParameterError(
+            f"{owner}: this estimator requires y to be passed, but the target y is None."
+        )
     target = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y)
     if target.ndim == 2 and target.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         target = target.ravel()
     if target.ndim != 1:
         raise InvalidParameterError(f"{owner}: y must be 1-D; got shape {target.shape}.")
     if len(target) != n_rows:
         raise InvalidParameterError(f"{owner}: X has {n_rows} rows but y has {len(target)} values.")
     if n_rows < 2:
-        raise InvalidParameterError(f"{owner}: at least 2 rows are needed to fit; got {n_rows}.")
+        raise InvalidParameterError(
+            f"{owner}: at least 2 samples are needed to fit; got {n_rows} sample."
+        )
     missing = pd.isna(target)
     if missing.any():
         raise InvalidParameterError(
@@ -112,14 +147,27 @@ def check_target(y: Any, *, task: str, n_rows: int, owner: str) -> np.ndarray:
             f"or fill the target first."
         )
     if task == "regression":
-        if not ptypes.is_numeric_dtype(target) or ptypes.is_bool_dtype(target):
+        try:
+            if ptypes.is_bool_dtype(target):
+                raise ValueError("bool")
+            target = target.astype(float)
+        except (TypeError, ValueError) as exc:
             raise InvalidParameterError(
                 f"{owner}: a regression target must be numeric; got values like {target[:3]!r}."
-            )
-        target = target.astype(float)
+            ) from exc
         if not np.isfinite(target).all():
             raise InvalidParameterError(f"{owner}: y has infinite values.")
-    elif len(np.unique(target)) < 2:
+    else:
+        try:
+            kind = type_of_target(target, raise_unknown=True)
+        except ValueError as exc:
+            raise InvalidParameterError(f"{owner}: {exc}") from exc
+        if kind == "continuous":
+            raise InvalidParameterError(
+                f"{owner}: Unknown label type: the target is continuous (floats with many "
+                f"distinct values); use a regressor, or give class labels."
+            )
+    if task != "regression" and len(np.unique(target)) < 2:
         raise InvalidParameterError(
             f"{owner}: y has a single class ({target[0]!r}); classification needs at least two."
         )

@@ -49,6 +49,12 @@ class _AutoEstimator(BaseEstimator):
 
     _task: ClassVar[str]
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are imputed inside the pipelines
+        tags.non_deterministic = self.max_trials is None  # a time budget is never reproducible
+        return tags
+
     def __init__(
         self,
         *,
@@ -348,8 +354,8 @@ class _AutoEstimator(BaseEstimator):
             return frame[expected]
         if frame.shape[1] != self.n_features_in_:
             raise InvalidParameterError(
-                f"{owner}: X has {frame.shape[1]} features, but {type(self).__name__} was fitted "
-                f"with {self.n_features_in_}."
+                f"{owner}: X has {frame.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
             )
         return frame
 
