@@ -35,7 +35,21 @@ from sweepml.trial import TrialRecord, TrialStatus
 
 __version__ = "0.1.0"
 
+_TABULAR = ("AutoClassifier", "AutoRegressor", "load_model")
+
+
+def __getattr__(name: str) -> object:
+    """Load the tabular product (scikit-learn, pandas) only when it is asked for."""
+    if name in _TABULAR:
+        from sweepml import tabular
+
+        return getattr(tabular, name)
+    raise AttributeError(f"module 'sweepml' has no attribute {name!r}")
+
+
 __all__ = [
+    "AutoClassifier",
+    "AutoRegressor",
     "CMAES",
     "TPE",
     "Choice",
@@ -58,6 +72,7 @@ __all__ = [
     "TrialRecord",
     "TrialStatus",
     "Warmstart",
+    "load_model",
     "load_study",
     "maximize",
     "minimize",

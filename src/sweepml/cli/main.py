@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from sweepml import __version__
-from sweepml.cli import CommandFailed, show, tune
+from sweepml.cli import CommandFailed, fit, predict, show, tune
 from sweepml.exceptions import SweepmlError
 
-COMMANDS = (tune, show)
+COMMANDS = (fit, predict, tune, show)
 
 
 def build_parser() -> argparse.ArgumentParser:

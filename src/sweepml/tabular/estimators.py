@@ -35,7 +35,7 @@ from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 from sweepml.trial import TrialRecord, TrialStatus
 
-__all__ = ["AutoClassifier", "AutoRegressor"]
+__all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +338,16 @@ class _AutoEstimator(BaseEstimator):
         target.write_text(text, encoding="utf-8")
         return target
 
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted estimator with joblib. Loading a model file runs code from it: load
+        only files you trust."""
+        check_is_fitted(self, "best_pipeline_")
+        import joblib
+
+        target = Path(path)
+        joblib.dump(self, target)
+        return target
+
     # -- predict --------------------------------------------------------------------------------
     def _input(self, X: Any, owner: str) -> pd.DataFrame:
         check_is_fitted(self, "best_pipeline_")
@@ -366,6 +376,27 @@ class _AutoEstimator(BaseEstimator):
         if self._task == CLASSIFICATION:
             return self._labels.inverse_transform(np.asarray(prediction, dtype=int))
         return np.asarray(prediction, dtype=float)
+
+
+def load_model(path: str | Path) -> _AutoEstimator:
+    """Load an estimator saved with ``save``. This runs code from the file (it is a pickle): load
+    only files you trust."""
+    import joblib
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidParameterError(f"Model file {str(file)!r} does not exist.")
+    try:
+        model = joblib.load(file)
+    except Exception as exc:
+        raise InvalidParameterError(
+            f"{str(file)!r} is not a model saved by sweepml (loading failed: {exc})."
+        ) from exc
+    if not isinstance(model, _AutoEstimator):
+        raise InvalidParameterError(
+            f"{str(file)!r} holds a {type(model).__name__}, not a sweepml model."
+        )
+    return model
 
 
 def _fingerprint(frame: pd.DataFrame, target: np.ndarray) -> str:
