@@ -304,3 +304,21 @@ def test_resume_without_seed_reuses_the_recorded_seed(tmp_path):
     expected = sweepml.GridSearch(fraction=0.1)
     expected.bind(Space.from_dict(space), study.info.meta["seed"])
     assert ran == sorted(json.dumps(c, sort_keys=True) for c in expected._configs)
+
+
+def test_callbacks_see_every_trial_and_can_stop_the_search():
+    class StopAfterThree(sweepml.SearchCallback):
+        def __init__(self):
+            self.seen = []
+
+        def on_trial_end(self, study, record):
+            self.seen.append(record.number)
+
+        def should_stop(self, study):
+            return len(self.seen) >= 3
+
+    callback = StopAfterThree()
+    study = sweepml.minimize(quadratic, SPACE, n_trials=50, seed=0, callbacks=[callback])
+    assert callback.seen == [0, 1, 2] and len(study.trials) == 3
+    with pytest.raises(InvalidParameterError, match="'callbacks' parameter of minimize"):
+        sweepml.minimize(quadratic, SPACE, n_trials=1, callbacks=[print])

@@ -9,6 +9,7 @@ Example:
     ...                          n_trials=30, seed=0)
 """
 
+from sweepml.callbacks import SearchCallback
 from sweepml.exceptions import (
     InvalidConfigError,
     InvalidParameterError,
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidParameterError",
     "RandomSearch",
     "RegularizedEvolution",
+    "SearchCallback",
     "Space",
     "SpaceSpecError",
     "StorageError",

@@ -14,12 +14,13 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sweepml._progress import ProgressDisplay
 from sweepml._validation import check_bool, check_float, check_int
+from sweepml.callbacks import SearchCallback
 from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import Executor, make_executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
@@ -67,6 +68,7 @@ def minimize(
     study_name: str | None = None,
     seed: int | None = None,
     show_progress: bool | None = None,
+    callbacks: Sequence[SearchCallback] = (),
 ) -> Study:
     """Search ``space`` for the config with the lowest objective value.
 
@@ -89,6 +91,8 @@ def minimize(
         seed: same seed, serial execution -> the same sequence of trials. Without one, a new
             study draws a seed and records it, and resuming that study reuses it.
         show_progress: a progress bar; default on when stderr is a terminal.
+        callbacks: ``SearchCallback`` objects told of every finished trial, which may stop the
+            search.
 
     Returns:
         The ``Study``; ``study.best`` is the best trial.
@@ -117,6 +121,7 @@ def minimize(
         study_name=study_name,
         seed=seed,
         show_progress=show_progress,
+        callbacks=callbacks,
     )
 
 
@@ -136,6 +141,7 @@ def maximize(
     study_name: str | None = None,
     seed: int | None = None,
     show_progress: bool | None = None,
+    callbacks: Sequence[SearchCallback] = (),
 ) -> Study:
     """Like ``minimize``, for the config with the highest objective value."""
     return _search(
@@ -154,6 +160,7 @@ def maximize(
         study_name=study_name,
         seed=seed,
         show_progress=show_progress,
+        callbacks=callbacks,
     )
 
 
@@ -193,6 +200,13 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
             optional=True,
         ),
     )
+    callbacks = list(kw["callbacks"])
+    for callback in callbacks:
+        if not isinstance(callback, SearchCallback):
+            raise InvalidParameterError(
+                f"The 'callbacks' parameter of {owner} must be a list of SearchCallback objects; "
+                f"got {callback!r}."
+            )
     n_workers = check_int(owner, "n_workers", kw["n_workers"], minimum=1)
     assert n_workers is not None
     seed = check_int(owner, "seed", kw["seed"], minimum=0, optional=True)
@@ -221,7 +235,7 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
     if seed is None:  # a resumed study keeps the seed it was started with (a downsampled grid
         seed = study.info.meta.get("seed")  # must pick the same points again)
     strategy.bind(space, seed)
-    loop = _SearchLoop(study, runner, strategy, executor, budget, limits, n_workers)
+    loop = _SearchLoop(study, runner, strategy, executor, budget, limits, n_workers, callbacks)
     loop.run(show_progress)
     return study
 
@@ -276,9 +290,11 @@ class _SearchLoop:
         budget: Budget,
         limits: TrialLimits,
         n_workers: int,
+        callbacks: Sequence[SearchCallback] = (),
     ) -> None:
         self.study, self.runner, self.strategy, self.executor = study, runner, strategy, executor
         self.budget, self.limits, self.n_workers = budget, limits, n_workers
+        self.callbacks = list(callbacks)
         self.storage = study.storage
         self.running: dict[int, tuple[TrialRecord, Suggestion]] = {}
         self.retry_queue: list[TrialRecord] = []
@@ -346,6 +362,9 @@ class _SearchLoop:
         self.executor.start(self.runner)
         try:
             while True:
+                if any(callback.should_stop(self.study) for callback in self.callbacks):
+                    self._cancel("Cancelled: a callback stopped the search.")
+                    break
                 self._launch(deadline)
                 if not self.running:
                     break
@@ -431,6 +450,8 @@ class _SearchLoop:
         if record.status.finished:
             self._count(record.status, record.value)
         self.strategy.tell(suggestion, self._outcome(record.status, record.value))
+        for callback in self.callbacks:
+            callback.on_trial_end(self.study, record)
 
     def _cancel(self, reason: str) -> None:
         if self.running:

@@ -23,6 +23,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from sweepml._validation import check_bool, check_float, check_int
+from sweepml.callbacks import SearchCallback
 from sweepml.exceptions import InvalidParameterError
 from sweepml.search import minimize
 from sweepml.space import Space
@@ -39,8 +40,37 @@ __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
 
 logger = logging.getLogger(__name__)
 
-REFIT_RESERVE = 0.10  # share of the budget kept for the final refit
+SEARCH_MARGIN = 1.0  # seconds kept free at the end for bookkeeping (leaderboard, cleanup)
 REFIT_SAFETY = 1.5  # the refit's estimated seconds are multiplied by this before it is chosen
+
+
+def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
+    """Estimated seconds to refit a trial's pipeline on all rows (fit time grows ~linearly)."""
+    return float(record.metrics.get("fit_seconds", 0.0)) / train_fraction * REFIT_SAFETY
+
+
+class _RefitGuard(SearchCallback):
+    """Ends the search when the refit of the best pipeline so far would no longer fit in time."""
+
+    def __init__(self, deadline: float, train_fraction: float) -> None:
+        self.deadline, self.train_fraction = deadline, train_fraction
+        self.best: TrialRecord | None = None
+
+    def on_trial_end(self, study: Any, record: TrialRecord) -> None:
+        if (
+            record.status is TrialStatus.OK
+            and record.value is not None
+            and (self.best is None or record.value < (self.best.value or math.inf))
+        ):
+            self.best = record
+
+    def should_stop(self, study: Any) -> bool:
+        if self.best is None:
+            return False
+        needed = refit_seconds(self.best, self.train_fraction) + SEARCH_MARGIN
+        return time.monotonic() + needed >= self.deadline
+
+
 FALLBACK = "extra_trees"
 
 
@@ -118,7 +148,9 @@ class _AutoEstimator(BaseEstimator):
         dummy_loss = self._score_dummy(objective)
         space = pipeline_space(self._task, n_rows=len(frame), n_features=frame.shape[1])
         deadline = None if self.max_trials is not None else start + settings["time_budget"]
-        study = self._search(objective, space, frame, encoded, settings, deadline)
+        study = self._search(
+            objective, space, frame, encoded, settings, deadline, plan.train_fraction
+        )
         self.evaluation_ = plan.kind
         trials = study.trials if study is not None else []
         self.best_pipeline_, self.best_config_ = self._refit(
@@ -201,10 +233,11 @@ class _AutoEstimator(BaseEstimator):
         target: np.ndarray,
         settings: dict[str, Any],
         deadline: float | None,
+        train_fraction: float,
     ) -> Any:
         search_budget = None
         if deadline is not None:
-            search_budget = deadline - time.monotonic() - REFIT_RESERVE * settings["time_budget"]
+            search_budget = deadline - time.monotonic() - SEARCH_MARGIN
             if search_budget < 0.5:
                 warnings.warn(
                     f"time_budget={self.time_budget} leaves no time to search; the model is the "
@@ -238,6 +271,7 @@ class _AutoEstimator(BaseEstimator):
             study_name=f"{type(self).__name__}-{_fingerprint(frame, target)}",
             seed=settings["seed"],
             show_progress=self.show_progress,
+            callbacks=[] if deadline is None else [_RefitGuard(deadline, train_fraction)],
         )
 
     def _refit(
@@ -254,8 +288,10 @@ class _AutoEstimator(BaseEstimator):
             (t for t in trials if t.status is TrialStatus.OK), key=lambda t: (t.value, t.number)
         )
         for trial in ranked:
-            estimate = trial.metrics.get("fit_seconds", 0.0) / train_fraction * REFIT_SAFETY
-            if deadline is None or time.monotonic() + estimate <= deadline:
+            if (
+                deadline is None
+                or time.monotonic() + refit_seconds(trial, train_fraction) <= deadline
+            ):
                 return self._fit_config(dict(trial.config), frame, target, seed), dict(trial.config)
         if not ranked and (deadline is None or deadline - time.monotonic() > 1.0):
             space = pipeline_space(
@@ -321,11 +357,17 @@ class _AutoEstimator(BaseEstimator):
     def export(self, path: str | Path) -> Path:
         """Write a standalone Python script that refits the winning pipeline and predicts."""
         check_is_fitted(self, "best_pipeline_")
-        best = self.leaderboard_.iloc[0]
-        score = best[f"validation {self.metric_.name}"]
+        board = self.leaderboard_
+        same = board[board["config"].apply(lambda config: config == self.best_config_)]
+        scored = (
+            f", validation {self.metric_.name} "
+            f"{same.iloc[0][f'validation {self.metric_.name}']:.6g} ({self.evaluation_})"
+            if len(same)
+            else ""
+        )
         summary = (
-            f"{type(self).__name__} pipeline found by sweepml: {best['pipeline']}, validation "
-            f"{self.metric_.name} {score:.6g} ({self.evaluation_})."
+            f"{type(self).__name__} pipeline found by sweepml: {self.best_config_['model']}"
+            f"{scored}."
         )
         text = pipeline_script(
             self.best_pipeline_,
