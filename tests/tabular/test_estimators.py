@@ -32,8 +32,13 @@ def test_classifier_fits_predicts_and_reports():
     assert model.score(X, y) > 0.8
     board = model.leaderboard_
     assert list(board.columns[:4]) == ["rank", "trial", "pipeline", "validation log_loss"]
-    assert len(board) == 5 and "dummy" in set(board["pipeline"])
+    assert {"dummy", "ensemble"} <= set(board["pipeline"]) and len(board) == 6
     assert board["validation log_loss"].is_monotonic_increasing
+    # the ensemble is a weighted average of refit pipelines
+    weights = [weight for weight, _, _ in model.ensemble_]
+    assert len(weights) >= 2 and np.isclose(sum(weights), 1.0)
+    members = [m.predict_proba(X) for _, m, _ in model.ensemble_]
+    np.testing.assert_allclose(proba, sum(w * p for w, p in zip(weights, members)))
     # reordered columns are fine; missing or extra ones are a clear error
     assert (model.predict(X[X.columns[::-1]]) == model.predict(X)).all()
     with pytest.raises(InvalidParameterError, match=r"missing \['f0'\], unexpected \['zz'\]"):

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -60,12 +61,12 @@ def _die_with_parent() -> None:
 
 
 def _child_main(
-    runner: ObjectiveRunner, task: TrialTask, conn: Connection, parent_pid: int
+    runner: ObjectiveRunner, task: TrialTask, conn: Connection, parent_pid: int | None
 ) -> None:
     os.setsid()
-    _die_with_parent()
-    if os.getppid() != parent_pid:  # the driver died before the death signal was armed
-        os._exit(1)
+    _die_with_parent()  # with forkserver the parent is the server, which dies with the driver
+    if parent_pid is not None and os.getppid() != parent_pid:  # the driver died before the
+        os._exit(1)  # death signal was armed
     if task.memory_mb is not None:
         import resource
 
@@ -98,19 +99,31 @@ class LocalExecutor(Executor):
 
     Args:
         n_workers: trials that run at once.
+        preload: modules the forkserver imports once for all trials (forkserver only).
         start_method: ``fork`` (default where available: fast, and objectives defined in
             ``__main__`` or as closures work) or ``forkserver``/``spawn`` (the objective must then
-            be picklable).
+            be picklable). Prefer ``forkserver`` when the driver itself runs OpenMP code (LightGBM,
+            HistGradientBoosting): GNU OpenMP is not fork-safe, and a forked trial that uses it
+            after the driver did can hang.
     """
 
     name = "local"
     enforces_limits = True
 
-    def __init__(self, n_workers: int = 1, *, start_method: str | None = None) -> None:
+    def __init__(
+        self,
+        n_workers: int = 1,
+        *,
+        start_method: str | None = None,
+        preload: Sequence[str] = (),
+    ) -> None:
         super().__init__(n_workers)
         methods = multiprocessing.get_all_start_methods()
         self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
         self._ctx: Any = multiprocessing.get_context(self.start_method)
+        if preload and self.start_method == "forkserver":
+            # the server imports these once, so trials forked from it do not import them again
+            self._ctx.set_forkserver_preload(list(preload))
         self._running: dict[int, _Running] = {}
         self._runner: ObjectiveRunner | None = None
 
@@ -126,7 +139,12 @@ class LocalExecutor(Executor):
         receive, send = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_child_main,
-            args=(self._runner, task, send, os.getpid()),
+            args=(
+                self._runner,
+                task,
+                send,
+                os.getpid() if self.start_method != "forkserver" else None,
+            ),
             name=f"sweepml-trial-{task.number}",
             daemon=False,
         )

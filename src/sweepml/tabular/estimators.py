@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -25,11 +26,13 @@ from sklearn.utils.validation import check_is_fitted
 from sweepml._validation import check_bool, check_float, check_int
 from sweepml.callbacks import SearchCallback
 from sweepml.exceptions import InvalidParameterError
+from sweepml.execution import LocalExecutor
 from sweepml.search import minimize
 from sweepml.space import Space
 from sweepml.strategies import Warmstart, make_strategy
 from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
+from sweepml.tabular.ensemble import ensemble_selection
 from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
 from sweepml.tabular.export import pipeline_script
 from sweepml.tabular.metrics import default_metric, get_metric
@@ -72,6 +75,9 @@ class _RefitGuard(SearchCallback):
 
 
 FALLBACK = "extra_trees"
+ENSEMBLE_CANDIDATES = 20  # best trials whose validation predictions enter ensemble selection
+ENSEMBLE_ROUNDS = 25
+_TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
 
 
 class _AutoEstimator(BaseEstimator):
@@ -148,15 +154,23 @@ class _AutoEstimator(BaseEstimator):
         dummy_loss = self._score_dummy(objective)
         space = pipeline_space(self._task, n_rows=len(frame), n_features=frame.shape[1])
         deadline = None if self.max_trials is not None else start + settings["time_budget"]
-        study = self._search(
-            objective, space, frame, encoded, settings, deadline, plan.train_fraction
-        )
+        with tempfile.TemporaryDirectory(prefix="sweepml-") as predictions:
+            objective.prediction_dir = Path(predictions)
+            study = self._search(
+                objective, space, frame, encoded, settings, deadline, plan.train_fraction
+            )
+            trials = study.trials if study is not None else []
+            self.ensemble_, ensemble_loss = self._build_ensemble(
+                trials, objective, frame, encoded, deadline, seed
+            )
+        if not self.ensemble_:
+            pipeline, config = self._refit(
+                trials, frame, encoded, plan.train_fraction, deadline, seed
+            )
+            self.ensemble_ = [(1.0, pipeline, config)]
+        _, self.best_pipeline_, self.best_config_ = self.ensemble_[0]
         self.evaluation_ = plan.kind
-        trials = study.trials if study is not None else []
-        self.best_pipeline_, self.best_config_ = self._refit(
-            trials, frame, encoded, plan.train_fraction, deadline, seed
-        )
-        self.leaderboard_ = self._leaderboard(trials, dummy_loss)
+        self.leaderboard_ = self._leaderboard(trials, dummy_loss, ensemble_loss)
         self.target_name_ = str(y.name) if isinstance(y, pd.Series) and y.name else "target"
         self.fit_seconds_ = time.monotonic() - start
         return self
@@ -264,7 +278,11 @@ class _AutoEstimator(BaseEstimator):
             n_trials=self.max_trials,
             time_budget=search_budget,
             n_workers=settings["n_jobs"],
-            executor="local",
+            # forkserver, not fork: the driver refits LightGBM/HistGradientBoosting (OpenMP),
+            # and a trial forked from a process that used GNU OpenMP can hang in it
+            executor=LocalExecutor(
+                settings["n_jobs"], start_method="forkserver", preload=_TRIAL_MODULES
+            ),
             trial_timeout=trial_timeout,
             trial_memory_mb=self.memory_limit_mb,
             storage=self.storage,
@@ -273,6 +291,56 @@ class _AutoEstimator(BaseEstimator):
             show_progress=self.show_progress,
             callbacks=[] if deadline is None else [_RefitGuard(deadline, train_fraction)],
         )
+
+    def _build_ensemble(
+        self,
+        trials: list[TrialRecord],
+        objective: PipelineObjective,
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        deadline: float | None,
+        seed: int,
+    ) -> tuple[list[tuple[float, Any, dict[str, Any]]], float | None]:
+        """Ensemble selection over the best trials' validation predictions, then the refit of
+        the chosen members (in order of weight, each only if its refit fits in the time left).
+
+        Returns the fitted members as (weight, pipeline, config) and the validation loss of
+        their weighted average (None when fewer than two members were refit).
+        """
+        assert objective.prediction_dir is not None
+        ranked = sorted(
+            (t for t in trials if t.status is TrialStatus.OK), key=lambda t: (t.value, t.number)
+        )[:ENSEMBLE_CANDIDATES]
+        candidates = [
+            (t, objective.prediction_dir / f"{t.number}.npy")
+            for t in ranked
+            if (objective.prediction_dir / f"{t.number}.npy").exists()
+        ]
+        if not candidates:
+            return [], None
+        predictions = [np.load(path) for _, path in candidates]
+        y_valid = objective.y[objective.validation_rows]
+        weights = ensemble_selection(predictions, y_valid, self.metric_, size=ENSEMBLE_ROUNDS)
+        order = sorted(
+            (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
+        )
+        fraction = objective.plan.train_fraction
+        members, kept = [], []
+        for i in order:
+            trial = candidates[i][0]
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            if refit_seconds(trial, fraction) <= left:
+                config = dict(trial.config)
+                members.append((weights[i], self._fit_config(config, frame, target, seed), config))
+                kept.append(i)
+        if not members:
+            return [], None
+        total = sum(weight for weight, _, _ in members)
+        members = [(weight / total, pipeline, config) for weight, pipeline, config in members]
+        if len(members) < 2:
+            return members, None
+        blend = sum(weights[i] / total * predictions[i] for i in kept)
+        return members, self.metric_.loss(y_valid, blend)
 
     def _refit(
         self,
@@ -326,7 +394,11 @@ class _AutoEstimator(BaseEstimator):
             warnings.simplefilter("ignore")
             return pipeline.fit(frame, target)
 
-    def _leaderboard(self, trials: list[TrialRecord], dummy_loss: float) -> pd.DataFrame:
+    def _leaderboard(
+        self, trials: list[TrialRecord], dummy_loss: float, ensemble_loss: float | None
+    ) -> pd.DataFrame:
+        """Every successful pipeline, the dummy (trial -1) and the ensemble (trial -2), best
+        first."""
         sign = -1.0 if self.metric_.greater_is_better else 1.0
         rows = [
             {
@@ -350,6 +422,20 @@ class _AutoEstimator(BaseEstimator):
                 "_loss": dummy_loss,
             }
         )
+        if ensemble_loss is not None:
+            members = {
+                f"{config['model']} #{i}": round(weight, 4)
+                for i, (weight, _, config) in enumerate(self.ensemble_)
+            }
+            rows.append(
+                {
+                    "trial": -2,
+                    "pipeline": "ensemble",
+                    f"validation {self.metric_.name}": sign * ensemble_loss,
+                    "config": {"members": members},
+                    "_loss": ensemble_loss,
+                }
+            )
         board = pd.DataFrame(rows).sort_values(["_loss", "trial"]).drop(columns="_loss")
         board.insert(0, "rank", range(1, len(board) + 1))
         return board.reset_index(drop=True)
@@ -370,7 +456,7 @@ class _AutoEstimator(BaseEstimator):
             f"{scored}."
         )
         text = pipeline_script(
-            self.best_pipeline_,
+            [(weight, pipeline) for weight, pipeline, _ in self.ensemble_],
             self.column_types_,
             task=self._task,
             target=self.target_name_,
@@ -411,13 +497,24 @@ class _AutoEstimator(BaseEstimator):
             )
         return frame
 
+    def _blend(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ensemble's weighted average: class probabilities, or regression values."""
+        total: np.ndarray | float = 0.0
+        for weight, pipeline, _ in self.ensemble_:
+            if self._task == CLASSIFICATION:
+                output = np.zeros((len(frame), len(self.classes_)))
+                output[:, np.asarray(pipeline.classes_, dtype=int)] = pipeline.predict_proba(frame)
+            else:
+                output = np.asarray(pipeline.predict(frame), dtype=float)
+            total = total + weight * output
+        return np.asarray(total)
+
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels (classification) or values (regression)."""
-        frame = self._input(X, f"{type(self).__name__}.predict")
-        prediction = self.best_pipeline_.predict(frame)
+        """Predicted labels (the most probable class) or values (regression)."""
+        blend = self._blend(self._input(X, f"{type(self).__name__}.predict"))
         if self._task == CLASSIFICATION:
-            return self._labels.inverse_transform(np.asarray(prediction, dtype=int))
-        return np.asarray(prediction, dtype=float)
+            return self._labels.inverse_transform(np.argmax(blend, axis=1))
+        return blend
 
 
 def load_model(path: str | Path) -> _AutoEstimator:
@@ -464,11 +561,7 @@ class AutoClassifier(ClassifierMixin, _AutoEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, one column per entry of ``classes_``."""
-        frame = self._input(X, f"{type(self).__name__}.predict_proba")
-        proba = np.zeros((len(frame), len(self.classes_)))
-        seen = np.asarray(self.best_pipeline_.classes_, dtype=int)
-        proba[:, seen] = self.best_pipeline_.predict_proba(frame)
-        return proba
+        return self._blend(self._input(X, f"{type(self).__name__}.predict_proba"))
 
 
 class AutoRegressor(RegressorMixin, _AutoEstimator):

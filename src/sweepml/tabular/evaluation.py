@@ -11,12 +11,14 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
+from sweepml.objective import Trial
 from sweepml.tabular.components import CLASSIFICATION
 from sweepml.tabular.data import ColumnTypes
 from sweepml.tabular.metrics import Metric
@@ -105,19 +107,29 @@ class PipelineObjective:
         self.X, self.y = X.iloc[plan.rows].reset_index(drop=True), y[plan.rows]
         self.columns, self.task, self.metric = columns, task, metric
         self.plan, self.n_classes, self.seed = plan, n_classes, seed
+        #: where each trial leaves its validation predictions (for ensemble selection), if set
+        self.prediction_dir: Path | None = None
+
+    @property
+    def validation_rows(self) -> np.ndarray:
+        """Positions (in the search's rows) that the saved validation predictions cover, in order:
+        the holdout rows, or every row (out-of-fold) under cross-validation."""
+        if len(self.plan.folds) == 1:
+            return self.plan.folds[0][1]
+        return np.arange(len(self.y))
 
     def predict(self, pipeline: Any, X: pd.DataFrame) -> np.ndarray:
-        """Predictions in the form the metric needs (probabilities for every class, or labels)."""
+        """Values (regression) or probabilities of every class (classification)."""
         if self.task != CLASSIFICATION:
             return np.asarray(pipeline.predict(X), dtype=float)
-        if not self.metric.needs_proba:
-            return np.asarray(pipeline.predict(X))
         proba = np.zeros((len(X), self.n_classes))
         proba[:, pipeline.classes_.astype(int)] = pipeline.predict_proba(X)
         return proba
 
-    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+    def __call__(self, config: Mapping[str, Any], trial: Trial | None = None) -> dict[str, Any]:
         losses, fit_seconds, predict_seconds = [], 0.0, 0.0
+        shape = (len(self.y), self.n_classes) if self.task == CLASSIFICATION else (len(self.y),)
+        out_of_fold = np.zeros(shape)
         for train, valid in self.plan.folds:
             pipeline = build_pipeline(config, self.columns, self.task, self.seed)
             with warnings.catch_warnings():
@@ -129,6 +141,9 @@ class PipelineObjective:
                 prediction = self.predict(pipeline, self.X.iloc[valid])
                 predict_seconds += time.perf_counter() - start
             losses.append(self.metric.loss(self.y[valid], prediction))
+            out_of_fold[valid] = prediction
+        if self.prediction_dir is not None and trial is not None:
+            np.save(self.prediction_dir / f"{trial.number}.npy", out_of_fold[self.validation_rows])
         loss = float(np.mean(losses))
         return {
             "value": loss,

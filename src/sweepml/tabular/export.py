@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 import sklearn
@@ -75,77 +76,96 @@ def _imports(pipeline: Pipeline, *, datetime: bool) -> list[str]:
     ]
 
 
+_MAIN = """\
+def read(path):
+    parquet = str(path).endswith(".parquet")
+    frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
+    for column in DATETIME:
+        frame[column] = pd.to_datetime(frame[column], errors="coerce")
+    return frame
+
+
+if __name__ == "__main__":
+    train = read(sys.argv[1])
+    members = [(w, p.fit(train[FEATURES], train[TARGET])) for w, p in build_members()]
+    if len(sys.argv) > 2:
+        new = read(sys.argv[2])
+        result = sum(w * np.asarray(p.OUTPUT(new[FEATURES])) for w, p in members)
+        columns = COLUMNS
+        table = pd.DataFrame(result.reshape(len(new), -1), columns=columns)
+        out = sys.argv[3] if len(sys.argv) > 3 else "predictions.csv"
+        table.to_csv(out, index=False)
+        print(f"wrote {len(table)} predictions to {out}")
+"""
+
+
 def pipeline_script(
-    pipeline: Pipeline, columns: ColumnTypes, *, task: str, target: str, summary: str
+    members: Sequence[tuple[float, Any]],
+    columns: ColumnTypes,
+    *,
+    task: str,
+    target: str,
+    summary: str,
 ) -> str:
-    """The text of a script that refits ``pipeline``'s configuration on a CSV and predicts."""
+    """The text of a script that refits the members' configurations on a CSV and predicts with
+    their weighted average (one member with weight 1 for a single pipeline)."""
     helpers = [inspect.getsource(f) for f in _HELPERS]
     if columns.datetime:
         helpers.append(inspect.getsource(DatetimeFeatures))
-    if not isinstance(pipeline, Pipeline):  # the dummy baseline
-        pipeline = Pipeline([("model", pipeline)])
+    pipelines = [p if isinstance(p, Pipeline) else Pipeline([("model", p)]) for _, p in members]
     lists = "\n".join(
         f"{kind.upper()} = {list(getattr(columns, kind))!r}"
         for kind in ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
     )
-    steps = [f'        ("{name}", {_code(step, 8)}),' for name, step in pipeline.steps]
-    output = "predict_proba" if task == "classification" else "predict"
+    entries = "\n".join(
+        f"        ({weight!r}, {_code(pipeline, 8)}),"
+        for (weight, _), pipeline in zip(members, pipelines)
+    )
+    imports = sorted(
+        {
+            line
+            for pipeline in pipelines
+            for line in _imports(pipeline, datetime=bool(columns.datetime))
+        },
+        key=lambda line: (not line.startswith("from typing"), line),
+    )
+    classification = task == "classification"
+    main = _MAIN.replace("OUTPUT", "predict_proba" if classification else "predict").replace(
+        "COLUMNS",
+        "[str(c) for c in members[0][1].classes_]" if classification else "[TARGET]",
+    )
+    header = textwrap.dedent(
+        f'''\
+        """{summary}
+
+        Written by sweepml; needs only pandas and scikit-learn (and lightgbm for LightGBM).
+
+            python this_script.py TRAIN.csv [NEW.csv [PREDICTIONS.csv]]
+
+        fits the pipeline(s) on TRAIN.csv (its '{target}' column is the target) and, given
+        NEW.csv, writes the predictions (the weighted average of the pipelines) to a CSV file.
+        """
+
+        from __future__ import annotations
+
+        import sys
+
+        import numpy as np
+        import pandas as pd
+        '''
+    )
     return (
-        textwrap.dedent(
-            f'''\
-            """{summary}
-
-            Written by sweepml; needs only pandas and scikit-learn (and lightgbm for LightGBM).
-
-                python this_script.py TRAIN.csv [NEW.csv [PREDICTIONS.csv]]
-
-            fits the pipeline on TRAIN.csv (its '{target}' column is the target) and, given
-            NEW.csv, writes its predictions.
-            """
-
-            from __future__ import annotations
-
-            import sys
-
-            import numpy as np
-            import pandas as pd
-            '''
-        )
-        + "\n".join(_imports(pipeline, datetime=bool(columns.datetime)))
-        + "\n\n"
-        + f'TARGET = "{target}"\n'
+        header
+        + "\n".join(imports)
+        + f'\n\nTARGET = "{target}"\n'
         + lists
         + "\nFEATURES = NUMERIC + BOOLEAN + CATEGORICAL + HIGH_CARDINALITY + DATETIME\n"
-        + "MISSING = "
-        + repr(preprocessing.MISSING)
-        + "\n\n\n"
+        + f"MISSING = {preprocessing.MISSING!r}\n\n\n"
         + "\n\n".join(helpers)
-        + "\n\ndef build_pipeline():\n    return Pipeline([\n"
-        + "\n".join(steps)
-        + "\n    ])\n\n\n"
-        + textwrap.dedent(
-            f"""\
-            def read(path):
-                parquet = str(path).endswith(".parquet")
-                frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
-                for column in DATETIME:
-                    frame[column] = pd.to_datetime(frame[column], errors="coerce")
-                return frame
-
-
-            if __name__ == "__main__":
-                train = read(sys.argv[1])
-                model = build_pipeline().fit(train[FEATURES], train[TARGET])
-                if len(sys.argv) > 2:
-                    new = read(sys.argv[2])
-                    result = model.{output}(new[FEATURES])
-                    columns = {
-                "[str(c) for c in model.classes_]" if output == "predict_proba" else "[TARGET]"
-            }
-                    table = pd.DataFrame(np.asarray(result).reshape(len(new), -1), columns=columns)
-                    out = sys.argv[3] if len(sys.argv) > 3 else "predictions.csv"
-                    table.to_csv(out, index=False)
-                    print(f"wrote {{len(table)}} predictions to {{out}}")
-            """
-        )
+        + "\n\ndef build_members():\n"
+        + '    """(weight, pipeline) pairs; predictions are their weighted average."""\n'
+        + "    return [\n"
+        + entries
+        + "\n    ]\n\n\n"
+        + main
     )

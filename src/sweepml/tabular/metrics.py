@@ -31,7 +31,10 @@ class Metric:
     compute: Callable[[np.ndarray, np.ndarray], float]
 
     def loss(self, y_true: np.ndarray, prediction: np.ndarray) -> float:
-        """The metric turned into a quantity to minimize."""
+        """The metric turned into a quantity to minimize. Class probabilities are accepted by
+        label metrics too (the most probable class is the label)."""
+        if self.task != "regression" and not self.needs_proba and np.ndim(prediction) == 2:
+            prediction = np.argmax(prediction, axis=1)
         value = self.compute(y_true, prediction)
         return -value if self.greater_is_better else value
 
