@@ -1,8 +1,14 @@
 """``AutoClassifier`` and ``AutoRegressor``: scikit-learn estimators that search pipelines.
 
 A fit: check the table, infer column kinds, score a dummy model, search the pipeline space with
-the core (each trial in its own process under the per-trial limits), then refit the best pipeline
-whose refit fits in the time left on all training rows. Everything happens inside ``time_budget``.
+the core (each trial in its own process under the per-trial limits; every family's default first),
+select a weighted ensemble from the best trials' validation predictions, and refit its members on
+all training rows while they fit in the time left. Everything happens inside ``time_budget``.
+
+Fitted attributes: ``ensemble_`` ((weight, pipeline, config) triples, heaviest first),
+``best_pipeline_`` / ``best_config_`` (the heaviest member), ``leaderboard_``, ``metric_``,
+``column_types_``, ``evaluation_``, ``classes_`` (classifier), ``n_features_in_``,
+``feature_names_in_`` (DataFrame input), ``fit_seconds_``.
 """
 
 from __future__ import annotations
@@ -223,12 +229,14 @@ class _AutoEstimator(BaseEstimator):
         self.classes_ = self._labels.classes_
         return self._labels.transform(target), len(self.classes_)
 
+    def _dummy(self) -> Any:
+        """The baseline: class priors, or the mean."""
+        if self._task == CLASSIFICATION:
+            return DummyClassifier(strategy="prior")
+        return DummyRegressor(strategy="mean")
+
     def _score_dummy(self, objective: PipelineObjective) -> float:
-        dummy = (
-            DummyClassifier(strategy="prior")
-            if self._task == CLASSIFICATION
-            else (DummyRegressor(strategy="mean"))
-        )
+        dummy = self._dummy()
         losses = []
         for train, valid in objective.plan.folds:
             dummy.fit(objective.X.iloc[train], objective.y[train])
@@ -379,11 +387,7 @@ class _AutoEstimator(BaseEstimator):
             UserWarning,
             stacklevel=3,
         )
-        dummy = (
-            DummyClassifier(strategy="prior")
-            if self._task == CLASSIFICATION
-            else (DummyRegressor(strategy="mean"))
-        )
+        dummy = self._dummy()
         return dummy.fit(frame, target), {"model": "dummy"}
 
     def _fit_config(
