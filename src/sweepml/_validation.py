@@ -6,7 +6,6 @@ Messages read: "The 'n_trials' parameter of minimize must be an int >= 1; got 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any, Literal, overload
 
 from sweepml.exceptions import InvalidParameterError
@@ -119,11 +118,4 @@ def check_bool(owner: str, name: str, value: Any, *, optional: bool = False) -> 
         return None
     if not isinstance(value, bool):
         raise param_error(owner, name, "a bool" + (" or None" if optional else ""), value)
-    return value
-
-
-def check_choice(owner: str, name: str, value: Any, allowed: Iterable[Any]) -> Any:
-    options = list(allowed)
-    if value not in options:
-        raise param_error(owner, name, f"one of {options}", value)
     return value

@@ -58,6 +58,16 @@ def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
     return float(record.metrics.get("fit_seconds", 0.0)) / train_fraction * REFIT_SAFETY
 
 
+def _rank_key(record: TrialRecord) -> tuple[float, int]:
+    """Best first: lowest loss, then earliest trial."""
+    return (math.inf if record.value is None else record.value, record.number)
+
+
+def _ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The successful trials, best first."""
+    return sorted((t for t in trials if t.status is TrialStatus.OK), key=_rank_key)
+
+
 class _RefitGuard(SearchCallback):
     """Ends the search when the refit of the best pipeline so far would no longer fit in time."""
 
@@ -66,10 +76,8 @@ class _RefitGuard(SearchCallback):
         self.best: TrialRecord | None = None
 
     def on_trial_end(self, study: Any, record: TrialRecord) -> None:
-        if (
-            record.status is TrialStatus.OK
-            and record.value is not None
-            and (self.best is None or record.value < (self.best.value or math.inf))
+        if record.status is TrialStatus.OK and (
+            self.best is None or _rank_key(record) < _rank_key(self.best)
         ):
             self.best = record
 
@@ -316,9 +324,7 @@ class _AutoEstimator(BaseEstimator):
         their weighted average (None when fewer than two members were refit).
         """
         assert objective.prediction_dir is not None
-        ranked = sorted(
-            (t for t in trials if t.status is TrialStatus.OK), key=lambda t: (t.value, t.number)
-        )[:ENSEMBLE_CANDIDATES]
+        ranked = _ranked(trials)[:ENSEMBLE_CANDIDATES]
         candidates = [
             (t, objective.prediction_dir / f"{t.number}.npy")
             for t in ranked
@@ -360,9 +366,7 @@ class _AutoEstimator(BaseEstimator):
         seed: int,
     ) -> tuple[Any, dict[str, Any]]:
         """Refit the best trial whose estimated refit time fits in what is left."""
-        ranked = sorted(
-            (t for t in trials if t.status is TrialStatus.OK), key=lambda t: (t.value, t.number)
-        )
+        ranked = _ranked(trials)
         for trial in ranked:
             if (
                 deadline is None

@@ -27,8 +27,6 @@ class ModelComponent:
         params: task -> the family's hyperparameters (names prefixed).
         build: (config, task, seed) -> an unfitted scikit-learn compatible estimator.
         max_rows: skipped on larger training sets (kernel methods scale quadratically).
-        wants_one_hot: whether categorical columns should be one-hot (True) or ordinal (False)
-            encoded by default; the search may still change it.
     """
 
     name: str
