@@ -56,6 +56,16 @@ def test_same_seed_and_max_trials_give_identical_fits():
     np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
 
 
+def test_ensemble_size_zero_keeps_the_best_pipeline_alone():
+    X, y = small_classification()
+    model = AutoClassifier(max_trials=4, ensemble_size=0, random_state=0, show_progress=False)
+    model.fit(X, y)
+    assert len(model.ensemble_) == 1 and model.ensemble_[0][0] == 1.0
+    assert "ensemble" not in set(model.leaderboard_["pipeline"])
+    best = model.leaderboard_[model.leaderboard_["trial"] >= 0].iloc[0]
+    assert model.best_config_ == best["config"]
+
+
 def test_regressor_on_numpy_input():
     X, y = make_regression(120, 5, noise=5.0, random_state=0)
     model = AutoRegressor(max_trials=3, random_state=0, show_progress=False).fit(X, y)
@@ -91,6 +101,7 @@ def test_a_budget_too_small_returns_the_dummy_with_a_warning():
         ({"time_budget": 0}, "'time_budget' parameter of AutoClassifier.fit"),
         ({"n_jobs": 0}, "'n_jobs' parameter of AutoClassifier.fit must be an int >= 1 or -1"),
         ({"strategy": "magic"}, "'strategy' parameter of AutoClassifier.fit must be one of"),
+        ({"ensemble_size": -1}, "'ensemble_size' parameter of AutoClassifier.fit must be an int"),
     ],
 )
 def test_bad_settings_are_clear_errors(params, message):

@@ -90,7 +90,6 @@ class _RefitGuard(SearchCallback):
 
 FALLBACK = "extra_trees"
 ENSEMBLE_CANDIDATES = 20  # best trials whose validation predictions enter ensemble selection
-ENSEMBLE_ROUNDS = 25
 _TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
 
 
@@ -116,6 +115,7 @@ class _AutoEstimator(BaseEstimator):
         trial_timeout: float | None = None,
         memory_limit_mb: float | None = None,
         max_trials: int | None = None,
+        ensemble_size: int = 25,
         cv: int | None = None,
         storage: str | None = None,
         show_progress: bool | None = None,
@@ -128,6 +128,7 @@ class _AutoEstimator(BaseEstimator):
         self.trial_timeout = trial_timeout
         self.memory_limit_mb = memory_limit_mb
         self.max_trials = max_trials
+        self.ensemble_size = ensemble_size
         self.cv = cv
         self.storage = storage
         self.show_progress = show_progress
@@ -204,6 +205,7 @@ class _AutoEstimator(BaseEstimator):
             n_jobs = os.cpu_count() or 1
         check_int(owner, "max_trials", self.max_trials, minimum=1, optional=True)
         check_int(owner, "cv", self.cv, minimum=2, optional=True)
+        check_int(owner, "ensemble_size", self.ensemble_size, minimum=0)
         check_float(
             owner,
             "trial_timeout",
@@ -324,6 +326,8 @@ class _AutoEstimator(BaseEstimator):
         their weighted average (None when fewer than two members were refit).
         """
         assert objective.prediction_dir is not None
+        if self.ensemble_size < 2:  # 0 or 1 round: the best pipeline alone
+            return [], None
         ranked = _ranked(trials)[:ENSEMBLE_CANDIDATES]
         candidates = [
             (t, objective.prediction_dir / f"{t.number}.npy")
@@ -334,7 +338,7 @@ class _AutoEstimator(BaseEstimator):
             return [], None
         predictions = [np.load(path) for _, path in candidates]
         y_valid = objective.y[objective.validation_rows]
-        weights = ensemble_selection(predictions, y_valid, self.metric_, size=ENSEMBLE_ROUNDS)
+        weights = ensemble_selection(predictions, y_valid, self.metric_, size=self.ensemble_size)
         order = sorted(
             (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
         )

@@ -1,6 +1,7 @@
 """Export a fitted pipeline as a standalone, readable Python script.
 
-The script needs scikit-learn, pandas (and LightGBM when the model is LightGBM), not sweepml: the
+The script needs scikit-learn and pandas (and LightGBM, XGBoost or CatBoost when a member uses
+one), not sweepml: the
 few helpers the pipeline uses are written into it. Estimators are written with scikit-learn's
 own ``repr`` (only the parameters that differ from the defaults), which is valid Python.
 """
@@ -21,6 +22,7 @@ from sweepml.tabular.data import ColumnTypes, DatetimeFeatures
 
 __all__ = ["pipeline_script"]
 
+_LIBRARIES = ("sklearn", "lightgbm", "xgboost", "catboost")
 _HELPERS = (preprocessing.as_strings, preprocessing.as_float)
 
 
@@ -42,16 +44,32 @@ def _code(estimator: Any, indent: int = 8) -> str:
         return f"FunctionTransformer({estimator.func.__name__})"
     if isinstance(estimator, str):
         return repr(estimator)
+    if type(estimator).__module__.startswith(("xgboost", "catboost")):
+        return _changed_params_call(estimator)
     with sklearn.config_context(print_changed_only=True):
         text = repr(estimator)
     return " ".join(text.split())  # repr wraps long lines; one logical line reads fine
 
 
-def _imports(pipeline: Pipeline, *, datetime: bool) -> list[str]:
-    """``from module import Name`` lines for every class the pipeline uses."""
+def _changed_params_call(estimator: Any) -> str:
+    """``Name(param=value, ...)`` with the parameters that differ from the class's defaults, for
+    libraries whose ``repr`` is not Python (XGBoost truncates it, CatBoost has none)."""
+    defaults = type(estimator)().get_params()
+    changed = {
+        key: value
+        for key, value in sorted(estimator.get_params().items())
+        if not (key in defaults and repr(defaults[key]) == repr(value))
+    }
+    return f"{type(estimator).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+def _imports(pipelines: Sequence[Pipeline], *, datetime: bool, classification: bool) -> list[str]:
+    """``from module import Name`` lines for every class the pipelines (and the script) use."""
     found: dict[str, set[str]] = {"typing": {"Any"}}
     if datetime:
         found["sklearn.base"] = {"BaseEstimator", "TransformerMixin"}
+    if classification:
+        found["sklearn.preprocessing"] = {"LabelEncoder"}
 
     def visit(obj: Any) -> None:
         if isinstance(obj, list | tuple):
@@ -59,7 +77,7 @@ def _imports(pipeline: Pipeline, *, datetime: bool) -> list[str]:
                 visit(item)
             return
         module = type(obj).__module__
-        if not module.startswith(("sklearn", "lightgbm")) or inspect.isroutine(obj):
+        if not module.startswith(_LIBRARIES) or inspect.isroutine(obj):
             return
         public = module.split("._")[0] if module.startswith("sklearn") else module.split(".")[0]
         found.setdefault(public, set()).add(type(obj).__name__)
@@ -69,7 +87,7 @@ def _imports(pipeline: Pipeline, *, datetime: bool) -> list[str]:
         for attr in ("steps", "transformers"):
             visit([part[1] for part in getattr(obj, attr, [])])
 
-    visit(pipeline)
+    visit(list(pipelines))
     lines = [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(found.items())]
     return [line for line in lines if line.startswith("from typing")] + [
         line for line in lines if not line.startswith("from typing")
@@ -87,7 +105,9 @@ def read(path):
 
 if __name__ == "__main__":
     train = read(sys.argv[1])
-    members = [(w, p.fit(train[FEATURES], train[TARGET])) for w, p in build_members()]
+    labels = LABELS
+    target = labels.fit_transform(train[TARGET]) if labels else train[TARGET]
+    members = [(w, p.fit(train[FEATURES], target)) for w, p in build_members()]
     if len(sys.argv) > 2:
         new = read(sys.argv[2])
         result = sum(w * np.asarray(p.OUTPUT(new[FEATURES])) for w, p in members)
@@ -121,24 +141,22 @@ def pipeline_script(
         f"        ({weight!r}, {_code(pipeline, 8)}),"
         for (weight, _), pipeline in zip(members, pipelines)
     )
-    imports = sorted(
-        {
-            line
-            for pipeline in pipelines
-            for line in _imports(pipeline, datetime=bool(columns.datetime))
-        },
-        key=lambda line: (not line.startswith("from typing"), line),
-    )
     classification = task == "classification"
-    main = _MAIN.replace("OUTPUT", "predict_proba" if classification else "predict").replace(
-        "COLUMNS",
-        "[str(c) for c in members[0][1].classes_]" if classification else "[TARGET]",
+    imports = _imports(pipelines, datetime=bool(columns.datetime), classification=classification)
+    main = (
+        _MAIN.replace("OUTPUT", "predict_proba" if classification else "predict")
+        .replace(
+            "COLUMNS",
+            "[str(c) for c in labels.classes_]" if classification else "[TARGET]",
+        )
+        .replace("LABELS", "LabelEncoder()" if classification else "None")
     )
     header = textwrap.dedent(
         f'''\
         """{summary}
 
-        Written by sweepml; needs only pandas and scikit-learn (and lightgbm for LightGBM).
+        Written by sweepml; needs only pandas and scikit-learn (and the boosting library of
+        any LightGBM, XGBoost or CatBoost member).
 
             python this_script.py TRAIN.csv [NEW.csv [PREDICTIONS.csv]]
 
