@@ -11,6 +11,7 @@ from sweepml.strategies import (
     Outcome,
     RandomSearch,
     RegularizedEvolution,
+    SuccessiveHalving,
     Suggestion,
     Warmstart,
     make_strategy,
@@ -179,3 +180,52 @@ def test_warmstart_skips_configs_already_in_the_history_and_checks_them():
     bad = Warmstart("random", [{"x": 3.0}])
     with pytest.raises(InvalidConfigError, match=r"Warm-start config 0: .*'x' must be a float"):
         bad.bind(space, 0)
+
+
+class TestSuccessiveHalving(StrategyConformance):
+    def make_strategy(self):
+        return SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+
+
+def test_successive_halving_promotes_the_top_third_of_each_rung():
+    strategy = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    assert strategy.budgets == [1.0, 3.0, 9.0]
+    strategy.bind(Space({"x": Float(0.0, 1.0)}), seed=0)
+    asked = []
+    for _ in range(13):
+        suggestion = strategy.ask()
+        asked.append((suggestion.budget, suggestion.info["rung"]))
+        strategy.tell(suggestion, Outcome(TrialStatus.OK, suggestion.config["x"]))
+    # rung 0 gets three configs, then its best is promoted; after nine, the best of rung 1
+    assert asked[:4] == [(1.0, 0), (1.0, 0), (1.0, 0), (3.0, 1)]
+    assert (9.0, 2) in asked
+    promoted = [b for b, _ in asked if b > 1]
+    assert len(promoted) == 13 - sum(1 for b, _ in asked if b == 1)
+
+
+def test_successive_halving_rebuilds_its_rungs_from_replayed_history():
+    space = Space({"x": Float(0.0, 1.0)})
+    first = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    first.bind(space, seed=0)
+    history = []
+    for _ in range(5):
+        suggestion = first.ask()
+        history.append((suggestion, Outcome(TrialStatus.OK, suggestion.config["x"])))
+        first.tell(*history[-1])
+    replayed = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    replayed.bind(space, seed=0)
+    for suggestion, outcome in history:
+        replayed.tell(Suggestion(suggestion.config, None, suggestion.budget, suggestion.info),
+                      outcome)  # fmt: skip
+    assert first._promotion() == replayed._promotion()
+    assert replayed._rungs == first._rungs
+
+
+def test_a_budgeted_strategy_needs_an_objective_with_a_budget_parameter():
+    space = Space({"x": Float(0.0, 1.0)})
+    with pytest.raises(InvalidParameterError, match="has no 'budget' parameter"):
+        sweepml.minimize(lambda c: c["x"], space, strategy="halving", n_trials=3, seed=0)
+    study = sweepml.minimize(
+        lambda c, budget: c["x"] / budget, space, strategy="halving", n_trials=20, seed=0
+    )
+    assert {t.budget for t in study.trials} >= {1 / 9, 1 / 3}

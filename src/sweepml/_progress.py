@@ -44,7 +44,10 @@ class ProgressDisplay:
         self._task = self._bar.add_task(label, total=total, count="", best="-", failed=0)
         self._bar.start()
 
-    def update(self, *, done: int, best: float | None, failed: int, force: bool = False) -> None:
+    def update(
+        self, *, done: int, best: float | str | None, failed: int, force: bool = False
+    ) -> None:
+        """Redraw (at most every 0.1 s unless ``force``); ``best`` as a number or ready text."""
         if not self.enabled:
             return
         now = time.monotonic()
@@ -62,7 +65,7 @@ class ProgressDisplay:
             self._task,
             completed=completed,
             count=count,
-            best="-" if best is None else f"{best:.6g}",
+            best="-" if best is None else best if isinstance(best, str) else f"{best:.6g}",
             failed=failed,
         )
         self._bar.refresh()

@@ -414,6 +414,12 @@ class _SearchLoop:
                 suggestion = self.strategy.ask()
             if suggestion is None:
                 return
+            if suggestion.budget is not None and not self.runner.wants_budget:
+                raise InvalidParameterError(
+                    f"The strategy {type(self.strategy).__name__} gives each trial a budget, but "
+                    f"the objective has no 'budget' parameter to receive it; declare one, e.g. "
+                    f"def objective(config, budget): ..."
+                )
             record = TrialRecord(
                 number=self.next_number,
                 config=dict(suggestion.config),

@@ -1,5 +1,6 @@
 """`sweepml fit` and `sweepml predict` end to end, in subprocesses."""
 
+import re
 import subprocess
 import sys
 
@@ -45,7 +46,7 @@ def test_fit_then_predict(tmp_path, table):
     )
     assert done.returncode == 0, done.stderr
     assert "task classification" in done.stdout and "validation roc_auc" in done.stdout
-    assert "Test accuracy on train.csv" in done.stdout
+    assert re.search(r"Test on train.csv: roc_auc [0-9.]+, accuracy [0-9.]+", done.stdout)
     assert (tmp_path / "pipeline.py").exists() and (tmp_path / "m.joblib").exists()
     done = cli("predict", "m.joblib", "train.csv", "-o", "out.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -1,5 +1,6 @@
 """AutoClassifier / AutoRegressor as a user calls them."""
 
+import json
 import subprocess
 import sys
 import time
@@ -137,3 +138,49 @@ def test_exported_script_reproduces_the_predictions(tmp_path, max_trials):
     assert list(exported.columns) == ["cat", "dog", "eel"]
     np.testing.assert_allclose(exported.to_numpy(), model.predict_proba(X), atol=1e-9)
     assert "sweepml" not in script.read_text().split('"""', 2)[2]  # no import of sweepml
+
+
+def test_large_data_is_searched_with_successive_halving_on_rows(monkeypatch):
+    from sweepml.tabular import evaluation
+
+    monkeypatch.setattr(evaluation, "SUBSAMPLE_ABOVE", 1_500)  # "large" = above 1,500 rows here
+    monkeypatch.setattr(evaluation, "SUBSAMPLE_ROWS", 1_200)
+    X, y = make_classification(2_000, 6, n_informative=4, random_state=1)
+    model = AutoClassifier(max_trials=14, random_state=0, show_progress=False).fit(X, y)
+    board = model.leaderboard_
+    shares = board.loc[board["trial"] >= 0, "data share"]
+    assert sorted(set(shares.round(4))) == [0.1111, 0.3333, 1.0]
+    assert (shares.round(4) == 0.1111).sum() > (shares.round(4) == 0.3333).sum() > 1
+    # full-data trials lead the leaderboard; the ensemble is built from them alone
+    assert board.iloc[0]["data share"] == 1.0
+    chosen = {json.dumps(c, sort_keys=True) for _, _, c in model.ensemble_}
+    full = board[(board["trial"] >= 0) & (board["data share"] == 1.0)]["config"]
+    assert chosen <= {json.dumps(c, sort_keys=True) for c in full}
+
+
+def test_a_fit_with_storage_resumes_and_ensembles_the_earlier_trials(tmp_path):
+    X, y = small_classification()
+    db = tmp_path / "fit.db"
+    first = AutoClassifier(max_trials=3, storage=str(db), random_state=0, show_progress=False)
+    first.fit(X, y)
+    second = AutoClassifier(max_trials=5, storage=str(db), random_state=0, show_progress=False)
+    second.fit(X, y)
+    trials = second.leaderboard_[second.leaderboard_["trial"] >= 0]
+    assert sorted(trials["trial"]) == [0, 1, 2, 3, 4]  # three kept, two new
+
+    def by_trial(board):
+        rows = board[board["trial"] >= 0]
+        return dict(zip(rows["trial"], rows["config"]))
+
+    earlier = by_trial(first.leaderboard_)
+    assert {n: by_trial(second.leaderboard_)[n] for n in earlier} == earlier
+    # every trial's validation predictions are kept beside the storage for the ensemble
+    assert len(list((tmp_path / "fit.db.predictions").glob("*/*.npy"))) == 5
+
+
+def test_metric_score_reads_as_the_metric_and_refuses_unknown_labels():
+    X, y = small_classification()
+    model = AutoClassifier(max_trials=2, random_state=0, show_progress=False).fit(X, y)
+    assert 0.0 < model.metric_score(X, y) < 1.0  # a log loss
+    with pytest.raises(InvalidParameterError, match=r"labels not seen in fit: \['fox'\]"):
+        model.metric_score(X.head(3), ["cat", "fox", "dog"])

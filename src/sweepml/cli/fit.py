@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:
         print(model.column_types_.report())
         print(
-            f"Evaluation: {model.evaluation_}, metric {model.metric_.name}; "
+            f"Evaluation: {model.evaluation_} (ensemble selected on "
+            f"{model.ensemble_evaluation_}), metric {model.metric_.name}; "
             f"fit took {model.fit_seconds_:.1f} s"
         )
         print(model.leaderboard_.drop(columns="config").head(10).to_string(index=False))
@@ -123,9 +124,12 @@ def run(args: argparse.Namespace) -> int:
         test = read_table(args.test)
         if args.target not in test.columns:
             raise InvalidParameterError(f"Target column {args.target!r} is not in {args.test!r}.")
-        score = model.score(test.drop(columns=args.target), test[args.target])
+        X_test, y_test = test.drop(columns=args.target), test[args.target]
         kind = "accuracy" if task == "classification" else "R^2"
-        print(f"Test {kind} on {args.test}: {score:.4f}")
+        print(
+            f"Test on {args.test}: {model.metric_.name} {model.metric_score(X_test, y_test):.6g}, "
+            f"{kind} {model.score(X_test, y_test):.4f}"
+        )
     if args.output:
         print(f"Pipeline script written to {model.export(args.output)}")
     if args.model:

@@ -74,11 +74,17 @@ def _child_main(
         limit = size_kib * 1024 + int(task.memory_mb * _MIB)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):  # the driver stopped listening: it
+            os._exit(0)  # cancelled this trial (end of the budget) and kills it anyway
+
     def report(step: int, value: float) -> None:
-        conn.send(("report", step, value))
+        send(("report", step, value))
 
     result = runner(task, report)
-    conn.send(("done", result))
+    send(("done", result))
     conn.close()
 
 

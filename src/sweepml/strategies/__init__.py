@@ -10,6 +10,7 @@ from sweepml.strategies.base import (
 )
 from sweepml.strategies.evolution import RegularizedEvolution
 from sweepml.strategies.grid import GridSearch
+from sweepml.strategies.halving import SuccessiveHalving
 from sweepml.strategies.portfolio import Warmstart
 from sweepml.strategies.random import RandomSearch
 from sweepml.strategies.tpe import CMAES, TPE
@@ -22,6 +23,7 @@ __all__ = [
     "Outcome",
     "RandomSearch",
     "RegularizedEvolution",
+    "SuccessiveHalving",
     "Strategy",
     "Suggestion",
     "make_strategy",

@@ -148,7 +148,7 @@ class Strategy(abc.ABC):
 
 _S = TypeVar("_S", bound=type[Strategy])
 _REGISTRY: dict[str, Callable[[], Strategy]] = {}
-_BUILTIN_MODULES = ("random", "grid", "tpe", "evolution")
+_BUILTIN_MODULES = ("random", "grid", "tpe", "evolution", "halving")
 
 
 def register_strategy(name: str) -> Callable[[_S], _S]:

@@ -118,8 +118,8 @@ def _is_scalar_cell(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool | np.generic | pd.Timestamp)
 
 
-def check_target(y: Any, *, task: str, n_rows: int, owner: str) -> np.ndarray:
-    """The target as a 1-D array, checked for the task."""
+def check_target(y: Any, *, task: str, n_rows: int, owner: str, min_classes: int = 2) -> np.ndarray:
+    """The target as a 1-D array, checked for the task (a fit needs two classes; scoring one)."""
     if y is None:
         raise InvalidParameterError(
             f"{owner}: this estimator requires y to be passed, but the target y is None."
@@ -167,7 +167,7 @@ def check_target(y: Any, *, task: str, n_rows: int, owner: str) -> np.ndarray:
                 f"{owner}: Unknown label type: the target is continuous (floats with many "
                 f"distinct values); use a regressor, or give class labels."
             )
-    if task != "regression" and len(np.unique(target)) < 2:
+    if task != "regression" and len(np.unique(target)) < min_classes:
         raise InvalidParameterError(
             f"{owner}: y has a single class ({target[0]!r}); classification needs at least two."
         )

@@ -13,12 +13,16 @@ Fitted attributes: ``ensemble_`` ((weight, pipeline, config) triples, heaviest f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import math
+import os
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +39,8 @@ from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import LocalExecutor
 from sweepml.search import minimize
 from sweepml.space import Space
-from sweepml.strategies import Warmstart, make_strategy
+from sweepml.strategies import SuccessiveHalving, Warmstart, make_strategy
+from sweepml.tabular.bagging import BAG_FOLDS, BAG_RESERVE, choose_for_bagging
 from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
 from sweepml.tabular.ensemble import ensemble_selection
@@ -43,6 +48,8 @@ from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
 from sweepml.tabular.export import pipeline_script
 from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
+from sweepml.tabular.portfolio import portfolio_configs
+from sweepml.tabular.progress import FitProgress
 from sweepml.trial import TrialRecord, TrialStatus
 
 __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
@@ -54,13 +61,17 @@ REFIT_SAFETY = 1.5  # the refit's estimated seconds are multiplied by this befor
 
 
 def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
-    """Estimated seconds to refit a trial's pipeline on all rows (fit time grows ~linearly)."""
-    return float(record.metrics.get("fit_seconds", 0.0)) / train_fraction * REFIT_SAFETY
+    """Estimated seconds to refit a trial's pipeline on all rows (fit time grows ~linearly);
+    a successive-halving trial fit on the share ``budget`` of the fold's rows."""
+    share = train_fraction * (record.budget or 1.0)
+    return float(record.metrics.get("fit_seconds", 0.0)) / share * REFIT_SAFETY
 
 
-def _rank_key(record: TrialRecord) -> tuple[float, int]:
-    """Best first: lowest loss, then earliest trial."""
-    return (math.inf if record.value is None else record.value, record.number)
+def _rank_key(record: TrialRecord) -> tuple[bool, float, int]:
+    """Best first: trials on all rows before successive halving's smaller budgets, then the
+    lowest loss, then the earliest trial."""
+    partial = record.budget is not None and record.budget < 1.0
+    return (partial, math.inf if record.value is None else record.value, record.number)
 
 
 def _ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
@@ -89,6 +100,8 @@ class _RefitGuard(SearchCallback):
 
 
 FALLBACK = "extra_trees"
+HALVING_MIN_SHARE = 1 / 9  # successive halving on large data: 1/9, 1/3, then all search rows
+HALVING_ETA = 3
 ENSEMBLE_CANDIDATES = 20  # best trials whose validation predictions enter ensemble selection
 _TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
 
@@ -169,14 +182,18 @@ class _AutoEstimator(BaseEstimator):
         dummy_loss = self._score_dummy(objective)
         space = pipeline_space(self._task, n_rows=len(frame), n_features=frame.shape[1])
         deadline = None if self.max_trials is not None else start + settings["time_budget"]
-        with tempfile.TemporaryDirectory(prefix="sweepml-") as predictions:
-            objective.prediction_dir = Path(predictions)
+        search_deadline = deadline
+        if deadline is not None and len(plan.folds) == 1 and self.ensemble_size >= 2:
+            search_deadline = deadline - BAG_RESERVE * settings["time_budget"]
+        study_name = f"{type(self).__name__}-{_fingerprint(frame, encoded)}"
+        with _prediction_store(self.storage, study_name) as predictions:
+            objective.prediction_dir = predictions
             study = self._search(
-                objective, space, frame, encoded, settings, deadline, plan.train_fraction
+                objective, space, frame, study_name, settings, search_deadline, deadline
             )
             trials = study.trials if study is not None else []
             self.ensemble_, ensemble_loss = self._build_ensemble(
-                trials, objective, frame, encoded, deadline, seed
+                trials, objective, space, frame, encoded, deadline, settings
             )
         if not self.ensemble_:
             pipeline, config = self._refit(
@@ -262,14 +279,16 @@ class _AutoEstimator(BaseEstimator):
         objective: PipelineObjective,
         space: Space,
         frame: pd.DataFrame,
-        target: np.ndarray,
+        study_name: str,
         settings: dict[str, Any],
+        search_deadline: float | None,
         deadline: float | None,
-        train_fraction: float,
     ) -> Any:
+        """The search proper: portfolio first, then the strategy, until ``search_deadline`` (or
+        earlier, when the best pipeline's refit would no longer fit before ``deadline``)."""
         search_budget = None
-        if deadline is not None:
-            search_budget = deadline - time.monotonic() - SEARCH_MARGIN
+        if search_deadline is not None:
+            search_budget = search_deadline - time.monotonic() - SEARCH_MARGIN
             if search_budget < 0.5:
                 warnings.warn(
                     f"time_budget={self.time_budget} leaves no time to search; the model is the "
@@ -281,71 +300,101 @@ class _AutoEstimator(BaseEstimator):
         trial_timeout = self.trial_timeout
         if search_budget is not None:
             trial_timeout = min(trial_timeout or math.inf, search_budget)
-        # every family's default pipeline first (strong, cheap ones lead), then the search proper
-        families = space["model"].options  # type: ignore[union-attr]
-        defaults = [
-            pipeline_space(
-                self._task, n_rows=len(frame), n_features=frame.shape[1], models=[name]
-            ).default()
-            for name in families
-        ]
-        return minimize(
-            objective,
-            space,
-            strategy=Warmstart(self.strategy, defaults),
+        # the learned portfolio first (every family's default when it has nothing for this space)
+        warm = portfolio_configs(self._task, space)
+        if not warm:
+            warm = [
+                pipeline_space(
+                    self._task, n_rows=len(frame), n_features=frame.shape[1], models=[name]
+                ).default()
+                for name in space["model"].options  # type: ignore[union-attr]
+            ]
+        train_fraction = objective.plan.train_fraction
+        strategy: Any = Warmstart(self.strategy, warm)
+        if objective.plan.subsampled:  # large data: successive halving on the sample size
+            strategy = SuccessiveHalving(strategy, min_budget=HALVING_MIN_SHARE, eta=HALVING_ETA)
+        progress = FitProgress(
+            enabled=self.show_progress,
             n_trials=self.max_trials,
             time_budget=search_budget,
-            n_workers=settings["n_jobs"],
-            # forkserver, not fork: the driver refits LightGBM/HistGradientBoosting (OpenMP),
-            # and a trial forked from a process that used GNU OpenMP can hang in it
-            executor=LocalExecutor(
-                settings["n_jobs"], start_method="forkserver", preload=_TRIAL_MODULES
-            ),
-            trial_timeout=trial_timeout,
-            trial_memory_mb=self.memory_limit_mb,
-            storage=self.storage,
-            study_name=f"{type(self).__name__}-{_fingerprint(frame, target)}",
-            seed=settings["seed"],
-            show_progress=self.show_progress,
-            callbacks=[] if deadline is None else [_RefitGuard(deadline, train_fraction)],
+            metric=self.metric_,
         )
+        callbacks: list[SearchCallback] = [progress]
+        if deadline is not None:
+            callbacks.append(_RefitGuard(deadline, train_fraction))
+        try:
+            return minimize(
+                objective,
+                space,
+                strategy=strategy,
+                n_trials=self.max_trials,
+                time_budget=search_budget,
+                n_workers=settings["n_jobs"],
+                executor=_trial_executor(settings["n_jobs"]),
+                trial_timeout=trial_timeout,
+                trial_memory_mb=self.memory_limit_mb,
+                storage=self.storage,
+                study_name=study_name,
+                seed=settings["seed"],
+                show_progress=False,
+                callbacks=callbacks,
+            )
+        finally:
+            progress.close()
 
     def _build_ensemble(
         self,
         trials: list[TrialRecord],
         objective: PipelineObjective,
+        space: Space,
         frame: pd.DataFrame,
         target: np.ndarray,
         deadline: float | None,
-        seed: int,
+        settings: dict[str, Any],
     ) -> tuple[list[tuple[float, Any, dict[str, Any]]], float | None]:
-        """Ensemble selection over the best trials' validation predictions, then the refit of
-        the chosen members (in order of weight, each only if its refit fits in the time left).
+        """Ensemble selection over the best trials' validation predictions (after a holdout
+        search, again over the bagged out-of-fold predictions when at least two pipelines could
+        be bagged in time), then the refit of the chosen members on all rows (in order of
+        weight, each only if its refit fits in the time left).
 
         Returns the fitted members as (weight, pipeline, config) and the validation loss of
         their weighted average (None when fewer than two members were refit).
         """
         assert objective.prediction_dir is not None
+        self.ensemble_evaluation_ = objective.plan.kind
         if self.ensemble_size < 2:  # 0 or 1 round: the best pipeline alone
             return [], None
-        ranked = _ranked(trials)[:ENSEMBLE_CANDIDATES]
-        candidates = [
-            (t, objective.prediction_dir / f"{t.number}.npy")
-            for t in ranked
-            if (objective.prediction_dir / f"{t.number}.npy").exists()
-        ]
+        y_valid = objective.y[objective.validation_rows]
+        candidates: list[TrialRecord] = []
+        predictions: list[np.ndarray] = []
+        for trial in _ranked(trials):
+            path = objective.prediction_dir / f"{trial.number}.npy"
+            if len(candidates) < ENSEMBLE_CANDIDATES and path.exists():
+                prediction = np.load(path)
+                if len(prediction) == len(y_valid):  # an earlier run may have split otherwise
+                    candidates.append(trial)
+                    predictions.append(prediction)
         if not candidates:
             return [], None
-        predictions = [np.load(path) for _, path in candidates]
-        y_valid = objective.y[objective.validation_rows]
         weights = ensemble_selection(predictions, y_valid, self.metric_, size=self.ensemble_size)
+        if len(objective.plan.folds) == 1:
+            bagged = self._bag(candidates, weights, objective, space, target, deadline, settings)
+            if len(bagged) >= 2:
+                candidates = [t for t, _ in bagged]
+                predictions = [oof for _, oof in bagged]
+                y_valid = objective.y
+                weights = ensemble_selection(
+                    predictions, y_valid, self.metric_, size=self.ensemble_size
+                )
+                self.ensemble_evaluation_ = f"{BAG_FOLDS}-fold out-of-fold (bagged)"
+        seed = settings["seed"]
         order = sorted(
             (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
         )
         fraction = objective.plan.train_fraction
         members, kept = [], []
         for i in order:
-            trial = candidates[i][0]
+            trial = candidates[i]
             left = math.inf if deadline is None else deadline - time.monotonic()
             if refit_seconds(trial, fraction) <= left:
                 config = dict(trial.config)
@@ -359,6 +408,77 @@ class _AutoEstimator(BaseEstimator):
             return members, None
         blend = sum(weights[i] / total * predictions[i] for i in kept)
         return members, self.metric_.loss(y_valid, blend)
+
+    def _bag(
+        self,
+        ranked: list[TrialRecord],
+        weights: np.ndarray,
+        objective: PipelineObjective,
+        space: Space,
+        target: np.ndarray,
+        deadline: float | None,
+        settings: dict[str, Any],
+    ) -> list[tuple[TrialRecord, np.ndarray]]:
+        """Cross-validate the pipelines worth keeping on the search's rows (half the time left,
+        the other half is the refit's); returns each finished one with its out-of-fold
+        predictions, in the order of ``ranked``."""
+        seconds = None
+        if deadline is not None:
+            seconds = (deadline - time.monotonic() - SEARCH_MARGIN) / 2
+            if seconds < 1.0:
+                return []
+        holdout_train_share = len(objective.plan.folds[0][0]) / len(objective.y)
+        chosen = choose_for_bagging(
+            ranked,
+            weights,
+            seconds=seconds,
+            holdout_train_share=holdout_train_share,
+            n_jobs=settings["n_jobs"],
+        )
+        if len(chosen) < 2:
+            return []
+        bagging = objective.refolded(
+            plan_evaluation(target, self._task, settings["seed"], cv=BAG_FOLDS)
+        )
+        with tempfile.TemporaryDirectory(prefix="sweepml-bagged-") as folder:
+            bagging.prediction_dir = Path(folder)
+            return self._run_bagging(bagging, ranked, chosen, space, seconds, settings)
+
+    def _run_bagging(
+        self,
+        bagging: PipelineObjective,
+        ranked: list[TrialRecord],
+        chosen: list[TrialRecord],
+        space: Space,
+        seconds: float | None,
+        settings: dict[str, Any],
+    ) -> list[tuple[TrialRecord, np.ndarray]]:
+        assert bagging.prediction_dir is not None
+        study = minimize(
+            bagging,
+            space,
+            strategy=Warmstart("random", [t.config for t in chosen]),
+            n_trials=len(chosen),
+            time_budget=seconds,
+            n_workers=settings["n_jobs"],
+            executor=_trial_executor(settings["n_jobs"]),
+            trial_timeout=seconds,
+            trial_memory_mb=self.memory_limit_mb,
+            seed=settings["seed"],
+            show_progress=False,
+        )
+        done = {
+            json.dumps(t.config, sort_keys=True): bagging.prediction_dir / f"{t.number}.npy"
+            for t in study.trials
+            if t.status is TrialStatus.OK
+        }
+        bagged = []
+        for trial in ranked:
+            path = done.get(json.dumps(trial.config, sort_keys=True))
+            if path is not None and path.exists():
+                bagged.append((trial, np.load(path)))
+        logger.info("bagged %d of %d chosen pipelines", len(bagged), len(chosen))
+        return bagged
 
     def _refit(
         self,
@@ -410,7 +530,7 @@ class _AutoEstimator(BaseEstimator):
         self, trials: list[TrialRecord], dummy_loss: float, ensemble_loss: float | None
     ) -> pd.DataFrame:
         """Every successful pipeline, the dummy (trial -1) and the ensemble (trial -2), best
-        first."""
+        first; successive halving's trials on a share of the rows ("data share" < 1) come last."""
         sign = -1.0 if self.metric_.greater_is_better else 1.0
         rows = [
             {
@@ -419,8 +539,10 @@ class _AutoEstimator(BaseEstimator):
                 f"validation {self.metric_.name}": sign * (t.value or 0.0),
                 "fit seconds": t.metrics.get("fit_seconds"),
                 "predict seconds": t.metrics.get("predict_seconds"),
+                "data share": t.budget or 1.0,
                 "config": dict(t.config),
                 "_loss": t.value,
+                "_partial": t.budget is not None and t.budget < 1.0,
             }
             for t in trials
             if t.status is TrialStatus.OK
@@ -448,7 +570,11 @@ class _AutoEstimator(BaseEstimator):
                     "_loss": ensemble_loss,
                 }
             )
-        board = pd.DataFrame(rows).sort_values(["_loss", "trial"]).drop(columns="_loss")
+        board = pd.DataFrame(rows)
+        board["_partial"] = board["_partial"].fillna(False).astype(bool)
+        board["data share"] = board["data share"].fillna(1.0)
+        board = board.sort_values(["_partial", "_loss", "trial"])
+        board = board.drop(columns=["_loss", "_partial"])
         board.insert(0, "rank", range(1, len(board) + 1))
         return board.reset_index(drop=True)
 
@@ -528,6 +654,30 @@ class _AutoEstimator(BaseEstimator):
             return self._labels.inverse_transform(np.argmax(blend, axis=1))
         return blend
 
+    def metric_score(self, X: Any, y: Any) -> float:
+        """The fit's metric (``metric_``) on ``X``, ``y``, as the metric reads (a ROC AUC, a
+        log loss, an RMSE ...); ``score`` gives accuracy / R^2 as scikit-learn's convention."""
+        owner = f"{type(self).__name__}.metric_score"
+        frame = self._input(X, owner)
+        target = check_target(y, task=self._task, n_rows=len(frame), owner=owner, min_classes=1)
+        blend = self._blend(frame)
+        if self._task == REGRESSION:
+            return self.metric_.compute(target, blend)
+        unknown = sorted(set(map(str, target)) - set(map(str, self.classes_)))
+        if unknown:
+            raise InvalidParameterError(
+                f"{owner}: y has labels not seen in fit: {unknown[:10]}; known are "
+                f"{list(map(str, self.classes_))[:20]}."
+            )
+        codes = self._labels.transform(target)
+        if not self.metric_.needs_proba:
+            blend = np.argmax(blend, axis=1)
+        try:
+            return self.metric_.compute(codes, blend)
+        except ValueError as exc:  # e.g. ROC AUC of a sample with one class
+            message = f"{owner}: {self.metric_.name} is undefined here: {exc}"
+            raise InvalidParameterError(message) from exc
+
 
 def load_model(path: str | Path) -> _AutoEstimator:
     """Load an estimator saved with ``save``. This runs code from the file (it is a pickle): load
@@ -548,6 +698,28 @@ def load_model(path: str | Path) -> _AutoEstimator:
             f"{str(file)!r} holds a {type(model).__name__}, not a sweepml model."
         )
     return model
+
+
+@contextlib.contextmanager
+def _prediction_store(storage: Any, study_name: str) -> Iterator[Path]:
+    """The folder where trials leave their validation predictions for ensemble selection: beside
+    a SQLite storage file (``<file>.predictions/<study>``), so that a resumed fit ensembles the
+    trials of its earlier runs too; otherwise a temporary folder, removed after the fit."""
+    if isinstance(storage, str | os.PathLike):
+        path = os.fspath(storage).removeprefix("sqlite:///")
+        folder = Path(path + ".predictions") / study_name
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="sweepml-") as folder_name:
+        yield Path(folder_name)
+
+
+def _trial_executor(n_jobs: int) -> LocalExecutor:
+    """One process per trial from a forkserver, not fork: the driver refits LightGBM and
+    HistGradientBoosting (OpenMP), and a trial forked from a process that used GNU OpenMP can
+    hang in it."""
+    return LocalExecutor(n_jobs, start_method="forkserver", preload=_TRIAL_MODULES)
 
 
 def _fingerprint(frame: pd.DataFrame, target: np.ndarray) -> str:

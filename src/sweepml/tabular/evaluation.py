@@ -7,6 +7,7 @@ loss to minimize, with the score, fit and predict seconds beside it as metrics.
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from collections.abc import Mapping
@@ -44,6 +45,11 @@ class EvaluationPlan:
     @property
     def kind(self) -> str:
         return "holdout" if len(self.folds) == 1 else f"{len(self.folds)}-fold CV"
+
+    @property
+    def subsampled(self) -> bool:
+        """True when the search sees a subsample of the training rows (large data)."""
+        return len(self.rows) < self.n_total
 
     @property
     def train_fraction(self) -> float:
@@ -110,6 +116,14 @@ class PipelineObjective:
         #: where each trial leaves its validation predictions (for ensemble selection), if set
         self.prediction_dir: Path | None = None
 
+    def refolded(self, plan: EvaluationPlan) -> PipelineObjective:
+        """This objective over the same rows, split by ``plan`` instead (for bagging)."""
+        if not np.array_equal(plan.rows, self.plan.rows):
+            raise ValueError("a refolded objective must cover the same rows")
+        other = copy.copy(self)
+        other.plan, other.prediction_dir = plan, None
+        return other
+
     @property
     def validation_rows(self) -> np.ndarray:
         """Positions (in the search's rows) that the saved validation predictions cover, in order:
@@ -124,13 +138,35 @@ class PipelineObjective:
             return np.asarray(pipeline.predict(X), dtype=float)
         proba = np.zeros((len(X), self.n_classes))
         proba[:, pipeline.classes_.astype(int)] = pipeline.predict_proba(X)
-        return proba
+        # some models' rows sum to 1 only up to float32 rounding, which log_loss warns about
+        total = proba.sum(axis=1, keepdims=True)
+        return np.divide(proba, total, out=np.full_like(proba, 1 / self.n_classes), where=total > 0)
 
-    def __call__(self, config: Mapping[str, Any], trial: Trial | None = None) -> dict[str, Any]:
+    def training_rows(self, train: np.ndarray, budget: float | None) -> np.ndarray:
+        """``train``, or a seeded (stratified when possible) share ``budget`` of it."""
+        if budget is None or budget >= 1.0:
+            return train
+        size = max(int(round(budget * len(train))), min(len(train), 20))
+        stratify = self.y[train] if self.task == CLASSIFICATION else None
+        try:
+            part, _ = train_test_split(
+                train, train_size=size, stratify=stratify, random_state=self.seed
+            )
+        except ValueError:  # a class too rare to stratify at this size
+            part, _ = train_test_split(train, train_size=size, random_state=self.seed)
+        return np.sort(part)
+
+    def __call__(
+        self, config: Mapping[str, Any], trial: Trial | None = None, budget: float | None = None
+    ) -> dict[str, Any]:
+        """Score ``config``; ``budget`` (successive halving on large data) is the share of each
+        fold's training rows to fit on. Only full-budget trials save their predictions."""
         losses, fit_seconds, predict_seconds = [], 0.0, 0.0
         shape = (len(self.y), self.n_classes) if self.task == CLASSIFICATION else (len(self.y),)
         out_of_fold = np.zeros(shape)
-        for train, valid in self.plan.folds:
+        full = budget is None or budget >= 1.0
+        for fold_train, valid in self.plan.folds:
+            train = self.training_rows(fold_train, budget)
             pipeline = build_pipeline(config, self.columns, self.task, self.seed)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence chatter from the search's trials
@@ -142,7 +178,7 @@ class PipelineObjective:
                 predict_seconds += time.perf_counter() - start
             losses.append(self.metric.loss(self.y[valid], prediction))
             out_of_fold[valid] = prediction
-        if self.prediction_dir is not None and trial is not None:
+        if self.prediction_dir is not None and trial is not None and full:
             np.save(self.prediction_dir / f"{trial.number}.npy", out_of_fold[self.validation_rows])
         loss = float(np.mean(losses))
         return {
