@@ -50,6 +50,7 @@ from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 from sweepml.tabular.portfolio import portfolio_configs
 from sweepml.tabular.progress import FitProgress
+from sweepml.tabular.stacking import fit_stacker, stack_features
 from sweepml.trial import TrialRecord, TrialStatus
 
 __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
@@ -102,6 +103,7 @@ class _RefitGuard(SearchCallback):
 FALLBACK = "extra_trees"
 HALVING_MIN_SHARE = 1 / 9  # successive halving on large data: 1/9, 1/3, then all search rows
 HALVING_ETA = 3
+STACK_MIN_SECONDS = 3.0  # time that must be left to try the stack layer
 ENSEMBLE_CANDIDATES = 20  # best trials whose validation predictions enter ensemble selection
 _TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
 
@@ -362,6 +364,7 @@ class _AutoEstimator(BaseEstimator):
         """
         assert objective.prediction_dir is not None
         self.ensemble_evaluation_ = objective.plan.kind
+        self.stacker_: Any = None
         if self.ensemble_size < 2:  # 0 or 1 round: the best pipeline alone
             return [], None
         y_valid = objective.y[objective.validation_rows]
@@ -377,7 +380,8 @@ class _AutoEstimator(BaseEstimator):
         if not candidates:
             return [], None
         weights = ensemble_selection(predictions, y_valid, self.metric_, size=self.ensemble_size)
-        if len(objective.plan.folds) == 1:
+        out_of_fold = len(objective.plan.folds) > 1  # predictions cover every row
+        if not out_of_fold:
             bagged = self._bag(candidates, weights, objective, space, target, deadline, settings)
             if len(bagged) >= 2:
                 candidates = [t for t, _ in bagged]
@@ -387,6 +391,7 @@ class _AutoEstimator(BaseEstimator):
                     predictions, y_valid, self.metric_, size=self.ensemble_size
                 )
                 self.ensemble_evaluation_ = f"{BAG_FOLDS}-fold out-of-fold (bagged)"
+                out_of_fold = True
         seed = settings["seed"]
         order = sorted(
             (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
@@ -407,7 +412,20 @@ class _AutoEstimator(BaseEstimator):
         if len(members) < 2:
             return members, None
         blend = sum(weights[i] / total * predictions[i] for i in kept)
-        return members, self.metric_.loss(y_valid, blend)
+        blend_loss = self.metric_.loss(y_valid, blend)
+        if out_of_fold and (deadline is None or deadline - time.monotonic() > STACK_MIN_SECONDS):
+            stacked = fit_stacker(
+                [predictions[i] for i in kept],
+                y_valid,
+                task=self._task,
+                metric=self.metric_,
+                n_classes=objective.n_classes,
+                seed=seed,
+            )
+            if stacked is not None and stacked[1] < blend_loss:
+                self.stacker_ = stacked[0]
+                return members, stacked[1]
+        return members, blend_loss
 
     def _bag(
         self,
@@ -553,7 +571,9 @@ class _AutoEstimator(BaseEstimator):
                 "pipeline": "dummy",
                 f"validation {self.metric_.name}": sign * dummy_loss,
                 "config": {"model": "dummy"},
+                "data share": 1.0,
                 "_loss": dummy_loss,
+                "_partial": False,
             }
         )
         if ensemble_loss is not None:
@@ -561,18 +581,21 @@ class _AutoEstimator(BaseEstimator):
                 f"{config['model']} #{i}": round(weight, 4)
                 for i, (weight, _, config) in enumerate(self.ensemble_)
             }
+            summary: dict[str, Any] = {"members": members}
+            if self.stacker_ is not None:  # the weights then only say how members were chosen
+                summary["stacker"] = type(self.stacker_).__name__
             rows.append(
                 {
                     "trial": -2,
                     "pipeline": "ensemble",
                     f"validation {self.metric_.name}": sign * ensemble_loss,
-                    "config": {"members": members},
+                    "config": summary,
+                    "data share": 1.0,
                     "_loss": ensemble_loss,
+                    "_partial": False,
                 }
             )
         board = pd.DataFrame(rows)
-        board["_partial"] = board["_partial"].fillna(False).astype(bool)
-        board["data share"] = board["data share"].fillna(1.0)
         board = board.sort_values(["_partial", "_loss", "trial"])
         board = board.drop(columns=["_loss", "_partial"])
         board.insert(0, "rank", range(1, len(board) + 1))
@@ -599,6 +622,7 @@ class _AutoEstimator(BaseEstimator):
             task=self._task,
             target=self.target_name_,
             summary=summary,
+            stacker=getattr(self, "stacker_", None),
         )
         target = Path(path)
         target.write_text(text, encoding="utf-8")
@@ -636,16 +660,24 @@ class _AutoEstimator(BaseEstimator):
         return frame
 
     def _blend(self, frame: pd.DataFrame) -> np.ndarray:
-        """The ensemble's weighted average: class probabilities, or regression values."""
-        total: np.ndarray | float = 0.0
-        for weight, pipeline, _ in self.ensemble_:
+        """The ensemble's output: class probabilities, or regression values; the stack layer's
+        when there is one, else the members' weighted average."""
+        outputs = []
+        for _, pipeline, _ in self.ensemble_:
             if self._task == CLASSIFICATION:
                 output = np.zeros((len(frame), len(self.classes_)))
                 output[:, np.asarray(pipeline.classes_, dtype=int)] = pipeline.predict_proba(frame)
             else:
                 output = np.asarray(pipeline.predict(frame), dtype=float)
-            total = total + weight * output
-        return np.asarray(total)
+            outputs.append(output)
+        stacker = getattr(self, "stacker_", None)
+        if stacker is not None:
+            features = stack_features(outputs, self._task)
+            if self._task == CLASSIFICATION:
+                return np.asarray(stacker.predict_proba(features))
+            return np.asarray(stacker.predict(features), dtype=float)
+        weights = [weight for weight, _, _ in self.ensemble_]
+        return np.asarray(sum(w * o for w, o in zip(weights, outputs)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (the most probable class) or values (regression)."""

@@ -13,12 +13,14 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import sklearn
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sweepml.tabular.components import preprocessing
 from sweepml.tabular.data import ColumnTypes, DatetimeFeatures
+from sweepml.tabular.stacking import PROBABILITY_FLOOR
 
 __all__ = ["pipeline_script"]
 
@@ -110,13 +112,63 @@ if __name__ == "__main__":
     members = [(w, p.fit(train[FEATURES], target)) for w, p in build_members()]
     if len(sys.argv) > 2:
         new = read(sys.argv[2])
-        result = sum(w * np.asarray(p.OUTPUT(new[FEATURES])) for w, p in members)
+        outputs = [np.asarray(p.OUTPUT(new[FEATURES]), dtype=float) for _, p in members]
+        result = combine([w for w, _ in members], outputs)
         columns = COLUMNS
         table = pd.DataFrame(result.reshape(len(new), -1), columns=columns)
         out = sys.argv[3] if len(sys.argv) > 3 else "predictions.csv"
         table.to_csv(out, index=False)
         print(f"wrote {len(table)} predictions to {out}")
 """
+
+
+_AVERAGE = '''
+def combine(weights, outputs):
+    """The members' weighted average."""
+    return sum(w * o for w, o in zip(weights, outputs))
+'''
+
+_STACKED_CLASSIFIER = '''
+STACK_COEF = np.array(@COEF@)
+STACK_INTERCEPT = np.array(@INTERCEPT@)
+
+
+def combine(weights, outputs):
+    """The stack layer: a logistic regression over the members' log-probabilities (fit on
+    their out-of-fold predictions during the search; the weights only record the selection)."""
+    features = np.log(np.clip(np.column_stack(outputs), @FLOOR@, 1.0))
+    z = features @ STACK_COEF.T + STACK_INTERCEPT
+    if z.shape[1] == 1:  # two classes
+        positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+'''
+
+_STACKED_REGRESSOR = '''
+STACK_COEF = np.array(@COEF@)
+STACK_INTERCEPT = @INTERCEPT@
+
+
+def combine(weights, outputs):
+    """The stack layer: non-negative least squares over the members' predictions (fit on their
+    out-of-fold predictions during the search; the weights only record the selection)."""
+    return np.column_stack(outputs) @ STACK_COEF + STACK_INTERCEPT
+'''
+
+
+def _combiner(stacker: Any, task: str) -> str:
+    """The script's ``combine``: the weighted average, or the fitted stack layer as literals."""
+    if stacker is None:
+        return _AVERAGE
+    coef = repr(np.asarray(stacker.coef_).tolist())
+    intercept = repr(np.asarray(stacker.intercept_).tolist())
+    template = _STACKED_CLASSIFIER if task == "classification" else _STACKED_REGRESSOR
+    return (
+        template.replace("@COEF@", coef)
+        .replace("@INTERCEPT@", intercept)
+        .replace("@FLOOR@", repr(PROBABILITY_FLOOR))
+    )
 
 
 def pipeline_script(
@@ -126,9 +178,11 @@ def pipeline_script(
     task: str,
     target: str,
     summary: str,
+    stacker: Any = None,
 ) -> str:
     """The text of a script that refits the members' configurations on a CSV and predicts with
-    their weighted average (one member with weight 1 for a single pipeline)."""
+    their weighted average (one member with weight 1 for a single pipeline), or with the fitted
+    ``stacker`` (a LogisticRegression / LinearRegression over the members' outputs)."""
     helpers = [inspect.getsource(f) for f in _HELPERS]
     if columns.datetime:
         helpers.append(inspect.getsource(DatetimeFeatures))
@@ -184,6 +238,8 @@ def pipeline_script(
         + '    """(weight, pipeline) pairs; predictions are their weighted average."""\n'
         + "    return [\n"
         + entries
-        + "\n    ]\n\n\n"
+        + "\n    ]\n\n"
+        + _combiner(stacker, task)
+        + "\n\n"
         + main
     )
