@@ -105,6 +105,9 @@ HALVING_MIN_SHARE = 1 / 9  # successive halving on large data: 1/9, 1/3, then al
 HALVING_ETA = 3
 STACK_MIN_SECONDS = 3.0  # time that must be left to try the stack layer
 ENSEMBLE_CANDIDATES = 20  # best trials whose validation predictions enter ensemble selection
+#: share of the time budget kept from a cross-validated search for the members' refit and the
+#: stack layer (a holdout search keeps ``BAG_RESERVE``, for bagging too)
+ENSEMBLE_RESERVE = 0.1
 _TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
 
 
@@ -185,8 +188,9 @@ class _AutoEstimator(BaseEstimator):
         space = pipeline_space(self._task, n_rows=len(frame), n_features=frame.shape[1])
         deadline = None if self.max_trials is not None else start + settings["time_budget"]
         search_deadline = deadline
-        if deadline is not None and len(plan.folds) == 1 and self.ensemble_size >= 2:
-            search_deadline = deadline - BAG_RESERVE * settings["time_budget"]
+        if deadline is not None and self.ensemble_size >= 2:  # time for the ensemble's steps
+            reserve = BAG_RESERVE if len(plan.folds) == 1 else ENSEMBLE_RESERVE
+            search_deadline = deadline - reserve * settings["time_budget"]
         study_name = f"{type(self).__name__}-{_fingerprint(frame, encoded)}"
         with _prediction_store(self.storage, study_name) as predictions:
             objective.prediction_dir = predictions
@@ -360,7 +364,8 @@ class _AutoEstimator(BaseEstimator):
         weight, each only if its refit fits in the time left).
 
         Returns the fitted members as (weight, pipeline, config) and the validation loss of
-        their weighted average (None when fewer than two members were refit).
+        their weighted average, or of the stack layer when it is kept (None when fewer than two
+        members were refit).
         """
         assert objective.prediction_dir is not None
         self.ensemble_evaluation_ = objective.plan.kind
@@ -368,15 +373,7 @@ class _AutoEstimator(BaseEstimator):
         if self.ensemble_size < 2:  # 0 or 1 round: the best pipeline alone
             return [], None
         y_valid = objective.y[objective.validation_rows]
-        candidates: list[TrialRecord] = []
-        predictions: list[np.ndarray] = []
-        for trial in _ranked(trials):
-            path = objective.prediction_dir / f"{trial.number}.npy"
-            if len(candidates) < ENSEMBLE_CANDIDATES and path.exists():
-                prediction = np.load(path)
-                if len(prediction) == len(y_valid):  # an earlier run may have split otherwise
-                    candidates.append(trial)
-                    predictions.append(prediction)
+        candidates, predictions = _saved_predictions(trials, objective.prediction_dir, y_valid)
         if not candidates:
             return [], None
         weights = ensemble_selection(predictions, y_valid, self.metric_, size=self.ensemble_size)
@@ -392,40 +389,55 @@ class _AutoEstimator(BaseEstimator):
                 )
                 self.ensemble_evaluation_ = f"{BAG_FOLDS}-fold out-of-fold (bagged)"
                 out_of_fold = True
-        seed = settings["seed"]
-        order = sorted(
-            (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
+        kept = self._refit_members(
+            candidates, weights, frame, target, objective.plan.train_fraction, deadline, settings
         )
-        fraction = objective.plan.train_fraction
-        members, kept = [], []
-        for i in order:
-            trial = candidates[i]
-            left = math.inf if deadline is None else deadline - time.monotonic()
-            if refit_seconds(trial, fraction) <= left:
-                config = dict(trial.config)
-                members.append((weights[i], self._fit_config(config, frame, target, seed), config))
-                kept.append(i)
-        if not members:
+        if not kept:
             return [], None
-        total = sum(weight for weight, _, _ in members)
-        members = [(weight / total, pipeline, config) for weight, pipeline, config in members]
+        total = sum(weights[i] for i, _ in kept)
+        members = [
+            (weights[i] / total, pipeline, dict(candidates[i].config)) for i, pipeline in kept
+        ]
         if len(members) < 2:
             return members, None
-        blend = sum(weights[i] / total * predictions[i] for i in kept)
+        blend = sum(weights[i] / total * predictions[i] for i, _ in kept)
         blend_loss = self.metric_.loss(y_valid, blend)
         if out_of_fold and (deadline is None or deadline - time.monotonic() > STACK_MIN_SECONDS):
             stacked = fit_stacker(
-                [predictions[i] for i in kept],
+                [predictions[i] for i, _ in kept],
                 y_valid,
                 task=self._task,
                 metric=self.metric_,
                 n_classes=objective.n_classes,
-                seed=seed,
+                seed=settings["seed"],
             )
             if stacked is not None and stacked[1] < blend_loss:
                 self.stacker_ = stacked[0]
                 return members, stacked[1]
         return members, blend_loss
+
+    def _refit_members(
+        self,
+        candidates: list[TrialRecord],
+        weights: np.ndarray,
+        frame: pd.DataFrame,
+        target: np.ndarray,
+        train_fraction: float,
+        deadline: float | None,
+        settings: dict[str, Any],
+    ) -> list[tuple[int, Any]]:
+        """(candidate index, pipeline refit on all rows) for the weighted candidates, heaviest
+        first, each only if its estimated refit time fits in what is left."""
+        order = sorted(
+            (i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i]
+        )
+        kept = []
+        for i in order:
+            left = math.inf if deadline is None else deadline - time.monotonic()
+            if refit_seconds(candidates[i], train_fraction) <= left:
+                config = dict(candidates[i].config)
+                kept.append((i, self._fit_config(config, frame, target, settings["seed"])))
+        return kept
 
     def _bag(
         self,
@@ -745,6 +757,23 @@ def _prediction_store(storage: Any, study_name: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="sweepml-") as folder_name:
         yield Path(folder_name)
+
+
+def _saved_predictions(
+    trials: list[TrialRecord], folder: Path, y_valid: np.ndarray
+) -> tuple[list[TrialRecord], list[np.ndarray]]:
+    """The best ``ENSEMBLE_CANDIDATES`` trials that left validation predictions in ``folder``,
+    with those predictions (an earlier run's of another split is skipped)."""
+    candidates: list[TrialRecord] = []
+    predictions: list[np.ndarray] = []
+    for trial in _ranked(trials):
+        path = folder / f"{trial.number}.npy"
+        if len(candidates) < ENSEMBLE_CANDIDATES and path.exists():
+            prediction = np.load(path)
+            if len(prediction) == len(y_valid):
+                candidates.append(trial)
+                predictions.append(prediction)
+    return candidates, predictions
 
 
 def _trial_executor(n_jobs: int) -> LocalExecutor:
