@@ -306,15 +306,15 @@ class _AutoEstimator(BaseEstimator):
         trial_timeout = self.trial_timeout
         if search_budget is not None:
             trial_timeout = min(trial_timeout or math.inf, search_budget)
-        # the learned portfolio first (every family's default when it has nothing for this space)
+        # the learned portfolio first, then the default of every family (measured: left out of
+        # the portfolio's datasets, the defaults carry it; see benchmarks/learn_portfolio.py)
         warm = portfolio_configs(self._task, space)
-        if not warm:
-            warm = [
-                pipeline_space(
-                    self._task, n_rows=len(frame), n_features=frame.shape[1], models=[name]
-                ).default()
-                for name in space["model"].options  # type: ignore[union-attr]
-            ]
+        for name in space["model"].options:  # type: ignore[union-attr]
+            default = pipeline_space(
+                self._task, n_rows=len(frame), n_features=frame.shape[1], models=[name]
+            ).default()
+            if default not in warm:
+                warm.append(default)
         train_fraction = objective.plan.train_fraction
         strategy: Any = Warmstart(self.strategy, warm)
         if objective.plan.subsampled:  # large data: successive halving on the sample size

@@ -1,0 +1,33 @@
+"""The shipped portfolio: present, valid, and tried first by a fit."""
+
+import pytest
+from sklearn.datasets import make_classification
+
+from sweepml.tabular.components import MODELS
+from sweepml.tabular.estimators import AutoClassifier
+from sweepml.tabular.pipeline_space import pipeline_space
+from sweepml.tabular.portfolio import _shipped, portfolio_configs
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_portfolio_ships_configs_for_each_task(task):
+    entries = _shipped()[task]["configs"]
+    assert len(entries) >= 3 and all("source" in e for e in entries)
+    space = pipeline_space(task, n_rows=2_000, n_features=10)
+    usable = portfolio_configs(task, space)
+    installed = [e["config"] for e in entries if e["config"]["model"] in MODELS]
+    assert usable == installed  # every config of an installed family fits a mid-size space
+
+
+def test_a_large_table_skips_the_configs_its_space_leaves_out():
+    space = pipeline_space("classification", n_rows=100_000, n_features=10)
+    assert all(c["model"] not in ("svm", "knn") for c in portfolio_configs("classification", space))
+
+
+def test_a_fit_tries_the_portfolio_first():
+    X, y = make_classification(200, 5, random_state=0)
+    model = AutoClassifier(max_trials=3, random_state=0, show_progress=False).fit(X, y)
+    space = pipeline_space("classification", n_rows=200, n_features=5)
+    first = portfolio_configs("classification", space)[:3]
+    tried = model.leaderboard_.set_index("trial").loc[[0, 1, 2], "config"].tolist()
+    assert tried == first
