@@ -41,7 +41,7 @@ from sweepml.search import minimize
 from sweepml.space import Space
 from sweepml.strategies import SuccessiveHalving, Warmstart, make_strategy
 from sweepml.tabular.bagging import BAG_FOLDS, BAG_RESERVE, choose_for_bagging
-from sweepml.tabular.components import CLASSIFICATION, REGRESSION
+from sweepml.tabular.components import CLASSIFICATION, MODELS, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
 from sweepml.tabular.ensemble import ensemble_selection
 from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
@@ -58,14 +58,17 @@ __all__ = ["AutoClassifier", "AutoRegressor", "load_model"]
 logger = logging.getLogger(__name__)
 
 SEARCH_MARGIN = 1.0  # seconds kept free at the end for bookkeeping (leaderboard, cleanup)
-REFIT_SAFETY = 1.5  # the refit's estimated seconds are multiplied by this before it is chosen
+REFIT_SAFETY = 1.2  # the refit's estimated seconds are multiplied by this before it is chosen
 
 
 def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
-    """Estimated seconds to refit a trial's pipeline on all rows (fit time grows ~linearly);
-    a successive-halving trial fit on the share ``budget`` of the fold's rows."""
+    """Estimated seconds to refit a trial's pipeline on all rows, from its fit on the share
+    ``train_fraction`` (times a successive-halving ``budget``) of them and its family's
+    ``fit_scaling``."""
     share = train_fraction * (record.budget or 1.0)
-    return float(record.metrics.get("fit_seconds", 0.0)) / share * REFIT_SAFETY
+    family = MODELS.get(record.config.get("model", ""))
+    exponent = family.fit_scaling if family is not None else 1.0
+    return float(record.metrics.get("fit_seconds", 0.0)) / share**exponent * REFIT_SAFETY
 
 
 def _rank_key(record: TrialRecord) -> tuple[bool, float, int]:
@@ -81,15 +84,19 @@ def _ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
 
 
 class _RefitGuard(SearchCallback):
-    """Ends the search when the refit of the best pipeline so far would no longer fit in time."""
+    """Ends the search when the refit of the best pipeline so far (among those scored on all the
+    search's rows) would no longer fit in time."""
 
     def __init__(self, deadline: float, train_fraction: float) -> None:
         self.deadline, self.train_fraction = deadline, train_fraction
         self.best: TrialRecord | None = None
 
     def on_trial_end(self, study: Any, record: TrialRecord) -> None:
-        if record.status is TrialStatus.OK and (
-            self.best is None or _rank_key(record) < _rank_key(self.best)
+        partial = record.budget is not None and record.budget < 1.0  # successive halving's
+        if (
+            record.status is TrialStatus.OK
+            and not partial
+            and (self.best is None or _rank_key(record) < _rank_key(self.best))
         ):
             self.best = record
 
@@ -97,7 +104,10 @@ class _RefitGuard(SearchCallback):
         if self.best is None:
             return False
         needed = refit_seconds(self.best, self.train_fraction) + SEARCH_MARGIN
-        return time.monotonic() + needed >= self.deadline
+        if time.monotonic() + needed >= self.deadline:
+            logger.info("search stopped: the best pipeline's refit needs ~%.1f s", needed)
+            return True
+        return False
 
 
 FALLBACK = "extra_trees"
@@ -173,6 +183,7 @@ class _AutoEstimator(BaseEstimator):
             self.metric or default_metric(self._task, n_classes), self._task, owner=owner
         )
         seed = settings["seed"]
+        self._refit_threads = settings["n_jobs"]
         plan = plan_evaluation(encoded, self._task, seed, cv=self.cv)
         objective = PipelineObjective(
             frame,
@@ -527,6 +538,23 @@ class _AutoEstimator(BaseEstimator):
                 or time.monotonic() + refit_seconds(trial, train_fraction) <= deadline
             ):
                 return self._fit_config(dict(trial.config), frame, target, seed), dict(trial.config)
+        for trial in ranked if deadline is not None else []:
+            # no refit on all rows fits: the best pipeline on as many rows as the time allows,
+            # if that is at least as many as it was scored with
+            assert deadline is not None
+            left = deadline - time.monotonic() - SEARCH_MARGIN
+            n_rows = int(len(frame) * left / max(refit_seconds(trial, train_fraction), 1e-9))
+            n_rows = min(n_rows, len(frame) - 1)
+            if n_rows >= train_fraction * (trial.budget or 1.0) * len(frame) and n_rows >= 2:
+                rows = _subsample(target, n_rows, self._task, seed)
+                warnings.warn(
+                    f"The best pipeline is refit on {n_rows} of {len(frame)} rows to stay "
+                    f"within time_budget; a larger time_budget refits it on all of them.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                config = dict(trial.config)
+                return self._fit_config(config, frame.iloc[rows], target[rows], seed), config
         if not ranked and (deadline is None or deadline - time.monotonic() > 1.0):
             space = pipeline_space(
                 self._task, n_rows=len(frame), n_features=frame.shape[1], models=[FALLBACK]
@@ -551,10 +579,22 @@ class _AutoEstimator(BaseEstimator):
     def _fit_config(
         self, config: dict[str, Any], frame: pd.DataFrame, target: np.ndarray, seed: int
     ) -> Any:
+        """Fit ``config``'s pipeline in the driver, with the model using all ``n_jobs`` threads
+        (trials use one each; a refit runs alone)."""
         pipeline = build_pipeline(config, self.column_types_, self._task, seed)
+        model = pipeline.steps[-1][1]
+        for threads in ("n_jobs", "thread_count"):
+            if threads in model.get_params():
+                model.set_params(**{threads: self._refit_threads})
+                break
+        start = time.monotonic()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pipeline.fit(frame, target)
+            pipeline.fit(frame, target)
+        logger.info(
+            "refit %s on %d rows in %.1f s", config["model"], len(frame), time.monotonic() - start
+        )
+        return pipeline
 
     def _leaderboard(
         self, trials: list[TrialRecord], dummy_loss: float, ensemble_loss: float | None
@@ -757,6 +797,21 @@ def _prediction_store(storage: Any, study_name: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="sweepml-") as folder_name:
         yield Path(folder_name)
+
+
+def _subsample(target: np.ndarray, n_rows: int, task: str, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded subsample of ``n_rows`` rows, stratified when possible."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(target))
+    stratify = target if task == CLASSIFICATION else None
+    try:
+        rows, _ = train_test_split(
+            positions, train_size=n_rows, stratify=stratify, random_state=seed
+        )
+    except ValueError:  # a class too rare to stratify
+        rows, _ = train_test_split(positions, train_size=n_rows, random_state=seed)
+    return np.sort(rows)
 
 
 def _saved_predictions(

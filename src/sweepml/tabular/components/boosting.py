@@ -64,5 +64,7 @@ def _build_hgb(config: Config, task: str, seed: int) -> object:
     )
 
 
-LIGHTGBM = ModelComponent("lightgbm", _lightgbm_params, _build_lightgbm)
-HIST_GRADIENT_BOOSTING = ModelComponent("hist_gradient_boosting", _hgb_params, _build_hgb)
+LIGHTGBM = ModelComponent("lightgbm", _lightgbm_params, _build_lightgbm, fit_scaling=0.7)
+HIST_GRADIENT_BOOSTING = ModelComponent(
+    "hist_gradient_boosting", _hgb_params, _build_hgb, fit_scaling=0.7
+)

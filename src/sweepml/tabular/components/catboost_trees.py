@@ -34,4 +34,4 @@ def _build(config: Config, task: str, seed: int) -> object:
     )
 
 
-CATBOOST = ModelComponent("catboost", _params, _build)
+CATBOOST = ModelComponent("catboost", _params, _build, fit_scaling=0.7)

@@ -49,4 +49,4 @@ def _build_svm(config: Config, task: str, seed: int) -> object:
 
 
 KNN = ModelComponent("knn", _knn_params, _build_knn, max_rows=50_000)
-SVM = ModelComponent("svm", _svm_params, _build_svm, max_rows=10_000)
+SVM = ModelComponent("svm", _svm_params, _build_svm, max_rows=10_000, fit_scaling=2.0)

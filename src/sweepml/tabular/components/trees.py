@@ -43,7 +43,7 @@ def _forest(prefix: str, classes: tuple[type, type]) -> ModelComponent:
         )
 
     name = "random_forest" if prefix == "rf" else "extra_trees"
-    return ModelComponent(name, lambda task: _forest_params(prefix, task), build)
+    return ModelComponent(name, lambda task: _forest_params(prefix, task), build, fit_scaling=1.3)
 
 
 RANDOM_FOREST = _forest("rf", (RandomForestClassifier, RandomForestRegressor))

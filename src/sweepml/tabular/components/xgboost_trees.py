@@ -51,4 +51,4 @@ def _build(config: Config, task: str, seed: int) -> object:
     )
 
 
-XGBOOST = ModelComponent("xgboost", _params, _build)
+XGBOOST = ModelComponent("xgboost", _params, _build, fit_scaling=0.7)
