@@ -1,6 +1,7 @@
 """AutoClassifier / AutoRegressor as a user calls them."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -184,3 +185,44 @@ def test_metric_score_reads_as_the_metric_and_refuses_unknown_labels():
     assert 0.0 < model.metric_score(X, y) < 1.0  # a log loss
     with pytest.raises(InvalidParameterError, match=r"labels not seen in fit: \['fox'\]"):
         model.metric_score(X.head(3), ["cat", "fox", "dog"])
+
+
+def test_refit_estimates_follow_each_familys_fit_scaling():
+    from sweepml.tabular.estimators import REFIT_SAFETY, refit_seconds
+    from sweepml.trial import TrialRecord, TrialStatus
+
+    def trial(model, budget=None):
+        return TrialRecord(0, {"model": model}, TrialStatus.OK, 0.1, {"fit_seconds": 1.0},
+                           budget=budget)  # fmt: skip
+
+    # a trial fit on 1/10 of the rows: forests grow faster than linearly, boosting slower
+    forest = refit_seconds(trial("random_forest"), 0.1) / REFIT_SAFETY
+    boosting = refit_seconds(trial("lightgbm"), 0.1) / REFIT_SAFETY
+    assert np.isclose(forest, 10**1.3) and np.isclose(boosting, 10**0.7)
+    # successive halving's budget shrinks the share the trial saw
+    assert np.isclose(refit_seconds(trial("mlp", budget=0.5), 0.2) / REFIT_SAFETY, 10.0)
+
+
+def test_without_time_for_a_full_refit_the_best_pipeline_is_refit_on_fewer_rows():
+    from sweepml.trial import TrialRecord, TrialStatus
+
+    X, y = make_classification(2_000, 5, random_state=0)
+    model = AutoClassifier(random_state=0)
+    model._task, model._refit_threads = "classification", 1
+    from sweepml.tabular.data import infer_column_types
+    from sweepml.tabular.pipeline_space import pipeline_space
+
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    model.column_types_ = infer_column_types(frame)
+    config = pipeline_space(
+        "classification", n_rows=2000, n_features=5, models=["linear"]
+    ).default()
+    # scored on 10% of the rows in 1 s: all rows would take ~12 s, only ~4 s are left
+    slow = TrialRecord(0, config, TrialStatus.OK, 0.1, {"fit_seconds": 1.0})
+    with pytest.warns(UserWarning, match=r"refit on \d+ of 2000 rows") as caught:
+        pipeline, chosen = model._refit(
+            [slow], frame, y, train_fraction=0.1, deadline=time.monotonic() + 5.0, seed=0
+        )
+    n_rows = int(re.search(r"refit on (\d+) of", str(caught[0].message))[1])
+    assert 200 <= n_rows < 2000  # at least as many rows as it was scored with
+    assert chosen == config and pipeline.predict(frame).shape == (2000,)

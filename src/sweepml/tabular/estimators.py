@@ -111,6 +111,8 @@ class _RefitGuard(SearchCallback):
 
 
 FALLBACK = "extra_trees"
+DEFAULT_TRIAL_SHARE = 0.25  # trial_timeout=None: a trial gets at most this share of the search
+MIN_TRIAL_SECONDS = 5.0
 HALVING_MIN_SHARE = 1 / 9  # successive halving on large data: 1/9, 1/3, then all search rows
 HALVING_ETA = 3
 STACK_MIN_SECONDS = 3.0  # time that must be left to try the stack layer
@@ -316,7 +318,10 @@ class _AutoEstimator(BaseEstimator):
                 return None
         trial_timeout = self.trial_timeout
         if search_budget is not None:
-            trial_timeout = min(trial_timeout or math.inf, search_budget)
+            # by default no trial may take more than a quarter of the search: one slow config
+            # (an SVM with a huge C) must not hold a worker for the whole budget
+            default = max(search_budget * DEFAULT_TRIAL_SHARE, MIN_TRIAL_SECONDS)
+            trial_timeout = min(trial_timeout or default, search_budget)
         # the learned portfolio first, then the default of every family (measured: left out of
         # the portfolio's datasets, the defaults carry it; see benchmarks/learn_portfolio.py)
         warm = portfolio_configs(self._task, space)

@@ -29,8 +29,8 @@ class ModelComponent:
         max_rows: skipped on larger training sets (kernel methods scale quadratically).
         fit_scaling: fit time grows about as rows ** fit_scaling; it predicts the cost of the
             final refit on all rows from a trial's fit on fewer. Measured on 2,500 / 20,000 /
-            150,000 rows of the benchmark's synthetic table: boosting 0.6-0.75 (0.7 here), forests of deep
-            trees 1.2-1.3, MLP 1.0 (``benchmarks/RESULTS.md``).
+            150,000 rows of the benchmark's synthetic table: boosting 0.6-0.75 (0.7 here),
+            forests of deep trees 1.2-1.3, MLP 1.0 (``benchmarks/RESULTS.md``).
     """
 
     name: str
