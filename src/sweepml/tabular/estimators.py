@@ -320,8 +320,8 @@ class _AutoEstimator(BaseEstimator):
         if search_budget is not None:
             # by default no trial may take more than a quarter of the search: one slow config
             # (an SVM with a huge C) must not hold a worker for the whole budget
-            default = max(search_budget * DEFAULT_TRIAL_SHARE, MIN_TRIAL_SECONDS)
-            trial_timeout = min(trial_timeout or default, search_budget)
+            share_limit = max(search_budget * DEFAULT_TRIAL_SHARE, MIN_TRIAL_SECONDS)
+            trial_timeout = min(trial_timeout or share_limit, search_budget)
         # the learned portfolio first, then the default of every family (measured: left out of
         # the portfolio's datasets, the defaults carry it; see benchmarks/learn_portfolio.py)
         warm = portfolio_configs(self._task, space)
