@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 import time
 import warnings
 
@@ -119,7 +117,7 @@ def test_single_class_target_is_refused():
 
 
 @pytest.mark.parametrize("max_trials", [1, 3])  # LightGBM (the first default), then a forest
-def test_exported_script_reproduces_the_predictions(tmp_path, max_trials):
+def test_exported_script_reproduces_the_predictions(tmp_path, max_trials, run_exported):
     X, y = small_classification(n=150, seed=2)
     X["when"] = pd.date_range("2022-01-01", periods=len(X), freq="D")
     X.loc[::7, "f1"] = np.nan
@@ -127,15 +125,7 @@ def test_exported_script_reproduces_the_predictions(tmp_path, max_trials):
     model = AutoClassifier(max_trials=max_trials, random_state=0, show_progress=False).fit(X, y)
     script = model.export(tmp_path / "pipeline.py")
     X.assign(animal=y).to_csv(tmp_path / "train.csv", index=False)
-    done = subprocess.run(
-        [sys.executable, str(script), "train.csv", "train.csv", "pred.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    exported = pd.read_csv(tmp_path / "pred.csv")
+    exported = run_exported(script)
     assert list(exported.columns) == ["cat", "dog", "eel"]
     np.testing.assert_allclose(exported.to_numpy(), model.predict_proba(X), atol=1e-9)
     assert "sweepml" not in script.read_text().split('"""', 2)[2]  # no import of sweepml

@@ -1,8 +1,5 @@
 """Exported scripts rebuild each optional boosting family without sweepml."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +11,7 @@ from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 
 
 @pytest.mark.parametrize("family", sorted(OPTIONAL))
-def test_an_optional_family_exports_and_reproduces(tmp_path, family):
+def test_an_optional_family_exports_and_reproduces(tmp_path, family, run_exported):
     if family not in MODELS:
         pytest.skip(f"{OPTIONAL[family]} is not installed")
     rng = np.random.default_rng(0)
@@ -36,14 +33,6 @@ def test_an_optional_family_exports_and_reproduces(tmp_path, family):
         )
     )
     frame.assign(label=labels).to_csv(tmp_path / "train.csv", index=False)
-    done = subprocess.run(
-        [sys.executable, str(script), "train.csv", "train.csv", "pred.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    exported = pd.read_csv(tmp_path / "pred.csv")
+    exported = run_exported(script)
     assert list(exported.columns) == ["high", "low"]
     np.testing.assert_allclose(exported.to_numpy(), pipeline.predict_proba(frame), atol=1e-6)

@@ -1,8 +1,5 @@
 """The stack layer: when it beats the weighted average, and its export."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,7 +42,7 @@ def test_no_stacker_when_a_class_is_too_rare_for_its_folds():
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_exported_script_applies_the_stack_layer(tmp_path, task):
+def test_the_exported_script_applies_the_stack_layer(tmp_path, task, run_exported):
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"a": rng.normal(size=240), "b": rng.normal(size=240)})
     value = frame["a"] * 2 + frame["b"] + rng.normal(size=240)
@@ -74,13 +71,5 @@ def test_the_exported_script_applies_the_stack_layer(tmp_path, task):
     frame.assign(y=labels if task == "classification" else value).to_csv(
         tmp_path / "train.csv", index=False
     )
-    done = subprocess.run(
-        [sys.executable, str(script), "train.csv", "train.csv", "pred.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    exported = pd.read_csv(tmp_path / "pred.csv").to_numpy()
+    exported = run_exported(script).to_numpy()
     np.testing.assert_allclose(exported.reshape(expected.shape), expected, atol=1e-9)
