@@ -10,11 +10,11 @@ Under cross-validation the trials' predictions are out-of-fold already and nothi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from sweepml.tabular.evaluation import fit_seconds_on
 from sweepml.trial import TrialRecord
 
 __all__ = ["BAG_FOLDS", "BAG_RESERVE", "MAX_BAGGED", "bag_cost", "choose_for_bagging"]
@@ -29,9 +29,8 @@ _COST_SAFETY = 1.3
 def bag_cost(record: TrialRecord, holdout_train_share: float) -> float:
     """Estimated seconds to cross-validate ``record``'s pipeline in one worker: ``BAG_FOLDS``
     fits, each on (k-1)/k of the search's rows where the trial's fit saw ``holdout_train_share``
-    of them (fit time grows about linearly with rows)."""
-    fit = float(record.metrics.get("fit_seconds", math.inf))
-    per_fold = fit * ((BAG_FOLDS - 1) / BAG_FOLDS) / holdout_train_share
+    of them."""
+    per_fold = fit_seconds_on(record, holdout_train_share, (BAG_FOLDS - 1) / BAG_FOLDS)
     return per_fold * BAG_FOLDS * _COST_SAFETY
 
 

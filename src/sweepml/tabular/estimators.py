@@ -41,10 +41,15 @@ from sweepml.search import minimize
 from sweepml.space import Space
 from sweepml.strategies import SuccessiveHalving, Warmstart, make_strategy
 from sweepml.tabular.bagging import BAG_FOLDS, BAG_RESERVE, choose_for_bagging
-from sweepml.tabular.components import CLASSIFICATION, MODELS, REGRESSION
+from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
 from sweepml.tabular.ensemble import ensemble_selection
-from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
+from sweepml.tabular.evaluation import (
+    PipelineObjective,
+    fit_seconds_on,
+    is_partial,
+    plan_evaluation,
+)
 from sweepml.tabular.export import pipeline_script
 from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
@@ -62,20 +67,14 @@ REFIT_SAFETY = 1.2  # the refit's estimated seconds are multiplied by this befor
 
 
 def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
-    """Estimated seconds to refit a trial's pipeline on all rows, from its fit on the share
-    ``train_fraction`` (times a successive-halving ``budget``) of them and its family's
-    ``fit_scaling``."""
-    share = train_fraction * (record.budget or 1.0)
-    family = MODELS.get(record.config.get("model", ""))
-    exponent = family.fit_scaling if family is not None else 1.0
-    return float(record.metrics.get("fit_seconds", 0.0)) / share**exponent * REFIT_SAFETY
+    """Estimated seconds to refit a trial's pipeline on all rows, with a safety margin."""
+    return fit_seconds_on(record, train_fraction) * REFIT_SAFETY
 
 
 def _rank_key(record: TrialRecord) -> tuple[bool, float, int]:
     """Best first: trials on all rows before successive halving's smaller budgets, then the
     lowest loss, then the earliest trial."""
-    partial = record.budget is not None and record.budget < 1.0
-    return (partial, math.inf if record.value is None else record.value, record.number)
+    return (is_partial(record), math.inf if record.value is None else record.value, record.number)
 
 
 def _ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
@@ -92,10 +91,9 @@ class _RefitGuard(SearchCallback):
         self.best: TrialRecord | None = None
 
     def on_trial_end(self, study: Any, record: TrialRecord) -> None:
-        partial = record.budget is not None and record.budget < 1.0  # successive halving's
         if (
             record.status is TrialStatus.OK
-            and not partial
+            and not is_partial(record)
             and (self.best is None or _rank_key(record) < _rank_key(self.best))
         ):
             self.best = record
@@ -617,7 +615,7 @@ class _AutoEstimator(BaseEstimator):
                 "data share": t.budget or 1.0,
                 "config": dict(t.config),
                 "_loss": t.value,
-                "_partial": t.budget is not None and t.budget < 1.0,
+                "_partial": is_partial(t),
             }
             for t in trials
             if t.status is TrialStatus.OK

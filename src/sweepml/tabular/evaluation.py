@@ -8,6 +8,7 @@ loss to minimize, with the score, fit and predict seconds beside it as metrics.
 from __future__ import annotations
 
 import copy
+import math
 import time
 import warnings
 from collections.abc import Mapping
@@ -20,12 +21,19 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from sweepml.objective import Trial
-from sweepml.tabular.components import CLASSIFICATION
+from sweepml.tabular.components import CLASSIFICATION, MODELS
 from sweepml.tabular.data import ColumnTypes
 from sweepml.tabular.metrics import Metric
 from sweepml.tabular.pipeline_space import build_pipeline
+from sweepml.trial import TrialRecord
 
-__all__ = ["EvaluationPlan", "PipelineObjective", "plan_evaluation"]
+__all__ = [
+    "EvaluationPlan",
+    "PipelineObjective",
+    "fit_seconds_on",
+    "is_partial",
+    "plan_evaluation",
+]
 
 HOLDOUT_MIN_ROWS = 1_000
 HOLDOUT_FRACTION = 0.33
@@ -93,6 +101,21 @@ def plan_evaluation(
         splitter = KFold(min(n_folds, len(rows)), shuffle=True, random_state=seed)
     folds = tuple((train, valid) for train, valid in splitter.split(positions, y_rows))
     return EvaluationPlan(rows, folds, n_rows)
+
+
+def is_partial(record: TrialRecord) -> bool:
+    """True for a successive-halving trial fit on a share of the rows (``budget`` < 1)."""
+    return record.budget is not None and record.budget < 1.0
+
+
+def fit_seconds_on(record: TrialRecord, seen_share: float, share: float = 1.0) -> float:
+    """Estimated seconds to fit ``record``'s pipeline on ``share`` of the training rows, from its
+    trial's fit on ``seen_share`` of them (times a successive-halving ``budget``), as fit time
+    grows with rows ** the family's ``fit_scaling``; infinite when the trial has no fit time."""
+    seen = seen_share * (record.budget or 1.0)
+    family = MODELS.get(record.config.get("model", ""))
+    exponent = family.fit_scaling if family is not None else 1.0
+    return float(record.metrics.get("fit_seconds", math.inf)) * (share / seen) ** exponent
 
 
 class PipelineObjective:
