@@ -5,9 +5,12 @@ import sweepml
 from sweepml.exceptions import InvalidConfigError, InvalidParameterError
 from sweepml.space import Choice, Float, Int, Space
 from sweepml.strategies import (
+    ASHA,
+    BOHB,
     CMAES,
     TPE,
     GridSearch,
+    Hyperband,
     Outcome,
     RandomSearch,
     RegularizedEvolution,
@@ -182,13 +185,13 @@ def test_warmstart_skips_configs_already_in_the_history_and_checks_them():
         bad.bind(space, 0)
 
 
-class TestSuccessiveHalving(StrategyConformance):
+class TestASHA(StrategyConformance):
     def make_strategy(self):
-        return SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+        return ASHA("random", min_budget=1, max_budget=9, eta=3)
 
 
-def test_successive_halving_promotes_the_top_third_of_each_rung():
-    strategy = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+def test_asha_promotes_the_top_third_of_each_rung():
+    strategy = ASHA("random", min_budget=1, max_budget=9, eta=3)
     assert strategy.budgets == [1.0, 3.0, 9.0]
     strategy.bind(Space({"x": Float(0.0, 1.0)}), seed=0)
     asked = []
@@ -203,16 +206,16 @@ def test_successive_halving_promotes_the_top_third_of_each_rung():
     assert len(promoted) == 13 - sum(1 for b, _ in asked if b == 1)
 
 
-def test_successive_halving_rebuilds_its_rungs_from_replayed_history():
+def test_asha_rebuilds_its_rungs_from_replayed_history():
     space = Space({"x": Float(0.0, 1.0)})
-    first = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    first = ASHA("random", min_budget=1, max_budget=9, eta=3)
     first.bind(space, seed=0)
     history = []
     for _ in range(5):
         suggestion = first.ask()
         history.append((suggestion, Outcome(TrialStatus.OK, suggestion.config["x"])))
         first.tell(*history[-1])
-    replayed = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    replayed = ASHA("random", min_budget=1, max_budget=9, eta=3)
     replayed.bind(space, seed=0)
     for suggestion, outcome in history:
         replayed.tell(Suggestion(suggestion.config, None, suggestion.budget, suggestion.info),
@@ -224,8 +227,167 @@ def test_successive_halving_rebuilds_its_rungs_from_replayed_history():
 def test_a_budgeted_strategy_needs_an_objective_with_a_budget_parameter():
     space = Space({"x": Float(0.0, 1.0)})
     with pytest.raises(InvalidParameterError, match="has no 'budget' parameter"):
-        sweepml.minimize(lambda c: c["x"], space, strategy="halving", n_trials=3, seed=0)
+        sweepml.minimize(lambda c: c["x"], space, strategy="asha", n_trials=3, seed=0)
     study = sweepml.minimize(
-        lambda c, budget: c["x"] / budget, space, strategy="halving", n_trials=20, seed=0
+        lambda c, budget: c["x"] / budget, space, strategy="asha", n_trials=20, seed=0
     )
     assert {t.budget for t in study.trials} >= {1 / 9, 1 / 3}
+
+
+class TestHyperband(StrategyConformance):
+    def make_strategy(self):
+        return Hyperband("random", min_budget=1, max_budget=9, eta=3)
+
+
+class TestSuccessiveHalving(StrategyConformance):
+    def make_strategy(self):
+        return SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+
+
+class TestBOHB(StrategyConformance):
+    n_trials = 40
+
+    def make_strategy(self):
+        return BOHB(min_budget=1, max_budget=9, eta=3)
+
+
+def _serve(strategy, n, loss=lambda s: s.config["x"] / s.budget):
+    """Ask and tell n times in order (one worker); the (budget, bracket, rung) of each ask."""
+    asked = []
+    for _ in range(n):
+        suggestion = strategy.ask()
+        asked.append((suggestion.budget, suggestion.info["bracket"], suggestion.info["rung"]))
+        strategy.tell(suggestion, Outcome(TrialStatus.OK, loss(suggestion)))
+    return asked
+
+
+def test_hyperband_runs_li_et_al_brackets_in_turn():
+    strategy = Hyperband("random", min_budget=1, max_budget=9, eta=3)
+    assert strategy.brackets == [([1, 3, 9], [9, 3, 1]), ([3, 9], [5, 1]), ([9], [3])]
+    strategy.bind(Space({"x": Float(0.0, 1.0)}), seed=0)
+    asked = _serve(strategy, 9 + 3 + 1 + 5 + 1 + 3 + 1)
+    assert [b for b, _, _ in asked[:13]] == [1] * 9 + [3] * 3 + [9]
+    assert [b for b, _, _ in asked[13:19]] == [3] * 5 + [9]
+    assert [b for b, _, _ in asked[19:22]] == [9] * 3
+    assert asked[-1][1] == 3  # the cycle starts again with the most aggressive bracket
+
+
+def test_successive_halving_promotes_the_best_third_once_the_rung_is_full():
+    strategy = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    strategy.bind(Space({"x": Float(0.0, 1.0)}), seed=0)
+    rung0 = [strategy.ask() for _ in range(9)]
+    assert strategy.ask().info["bracket"] == 1  # rung 0 waits: the next bracket gives work
+    for suggestion in rung0:
+        strategy.tell(suggestion, Outcome(TrialStatus.OK, suggestion.config["x"]))
+    promoted = strategy.ask()
+    best3 = sorted(s.config["x"] for s in rung0)[:3]
+    assert promoted.budget == 3 and promoted.config["x"] == best3[0]
+
+
+def test_hyperband_never_promotes_failed_trials():
+    strategy = SuccessiveHalving("random", min_budget=1, max_budget=9, eta=3)
+    strategy.bind(Space({"x": Float(0.0, 1.0)}), seed=0)
+    for k in range(9):
+        suggestion = strategy.ask()
+        ok = k == 0
+        strategy.tell(suggestion, Outcome(TrialStatus.OK if ok else TrialStatus.FAILED, 0.5))
+    promoted = strategy.ask()
+    assert promoted.budget == 3 and promoted.info["bracket"] == 0
+    strategy.tell(promoted, Outcome(TrialStatus.OK, 0.4))
+    final = strategy.ask()
+    assert final.budget == 9 and final.config == promoted.config
+
+
+def test_hyperband_rebuilds_its_brackets_and_retries_in_place():
+    space = Space({"x": Float(0.0, 1.0)})
+    first = Hyperband("random", min_budget=1, max_budget=9, eta=3)
+    first.bind(space, seed=0)
+    history = []
+    for _ in range(11):
+        suggestion = first.ask()
+        history.append((suggestion, Outcome(TrialStatus.OK, suggestion.config["x"])))
+    for suggestion, outcome in history[:10]:
+        first.tell(suggestion, outcome)
+    interrupted = history[10][0]
+    replayed = Hyperband("random", min_budget=1, max_budget=9, eta=3)
+    replayed.bind(space, seed=0)
+    for suggestion, outcome in history[:10]:
+        replayed.tell(Suggestion(suggestion.config, None, suggestion.budget, suggestion.info),
+                      outcome)  # fmt: skip
+    again = replayed.retry(Suggestion(interrupted.config, None, interrupted.budget,
+                                      interrupted.info))  # fmt: skip
+    assert again.info["bracket"] == interrupted.info["bracket"]
+    assert [b.results for b in replayed._brackets.values()] == [
+        b.results for b in first._brackets.values()
+    ]
+    nxt = replayed.ask()
+    assert nxt.budget == first.ask().budget
+
+
+@pytest.mark.parametrize("cls", [Hyperband, SuccessiveHalving, ASHA, BOHB])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_budget": 9, "max_budget": 9}, "0 < min_budget < max_budget"),
+        ({"min_budget": 10, "max_budget": 9}, "0 < min_budget < max_budget"),
+        ({"min_budget": 0, "max_budget": 9}, "0 < min_budget < max_budget"),
+        ({"min_budget": 1, "max_budget": 9, "eta": 1.5}, "'eta' parameter .* >= 2"),
+    ],
+)
+def test_multi_fidelity_budget_ranges_are_checked(cls, kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        cls(**kwargs)
+
+
+def test_int_budgets_stay_whole_epochs():
+    assert Hyperband(min_budget=5, max_budget=500, eta=3).budgets == [6, 19, 56, 167, 500]
+    assert ASHA(min_budget=0.1, max_budget=1.0, eta=3).budgets == pytest.approx([1 / 9, 1 / 3, 1])
+
+
+def test_bohb_proposes_from_the_largest_budget_with_enough_points():
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    strategy = BOHB(min_budget=1, max_budget=9, eta=3, random_fraction=0.0)
+    strategy.bind(space, seed=0)
+    proposer = strategy._base
+    assert proposer.model_budget() is None
+    loss = lambda s: (s.config["x"] - 0.2) ** 2 + (s.config["y"] - 0.7) ** 2  # noqa: E731
+    _serve(strategy, 9 + 3, loss)  # rung 0 (9 at budget 1) and rung 1 (3 at budget 3)
+    assert proposer.model_budget() == 1  # 9 points >= 2 params + 2; budget 3 has only 3
+    later = [strategy.ask() for _ in range(30)]
+    by_model = [s for s in later if s.info.get("proposed_by", "").startswith("tpe@")]
+    assert by_model and all(s.info["proposed_by"] == "tpe@1" for s in by_model)
+
+
+def test_bohb_beats_random_hyperband_on_a_smooth_problem():
+    space = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+
+    def loss(s):
+        return (s.config["x"] - 0.2) ** 2 + (s.config["y"] - 0.7) ** 2 + 0.1 / s.budget
+
+    finals = {}
+    for name in ("hyperband", "bohb"):
+        bests = []
+        for seed in range(5):
+            strategy = make_strategy(name)
+            strategy.bind(space, seed)
+            results = []
+            for _ in range(120):
+                s = strategy.ask()
+                value = loss(s)
+                strategy.tell(s, Outcome(TrialStatus.OK, value))
+                if s.budget == strategy.budgets[-1]:
+                    results.append(value)
+            bests.append(min(results))
+        finals[name] = np.median(bests)
+    assert finals["bohb"] < finals["hyperband"]
+
+
+@pytest.mark.parametrize("name", ["hyperband", "successive_halving", "bohb"])
+def test_multi_fidelity_searches_record_each_trials_budget(name):
+    space = Space({"x": Float(0.0, 1.0)})
+    study = sweepml.minimize(
+        lambda c, budget: c["x"] + 1 / budget, space, strategy=name, n_trials=40, seed=0
+    )
+    frame = study.to_dataframe()
+    assert set(frame["budget"]) >= {1 / 27, 1 / 9, 1 / 3}
+    assert (frame["budget"] > 0).all()

@@ -62,6 +62,9 @@ class Strategy(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    #: True for proposers that model results at every budget (BOHB's); a multi-fidelity wrapper
+    #: then tells them every result with its budget, not only each config's first one.
+    learns_all_budgets: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._space: Space | None = None
@@ -148,7 +151,7 @@ class Strategy(abc.ABC):
 
 _S = TypeVar("_S", bound=type[Strategy])
 _REGISTRY: dict[str, Callable[[], Strategy]] = {}
-_BUILTIN_MODULES = ("random", "grid", "tpe", "evolution", "halving")
+_BUILTIN_MODULES = ("random", "grid", "tpe", "evolution", "asha", "hyperband", "bohb")
 
 
 def register_strategy(name: str) -> Callable[[_S], _S]:

@@ -39,7 +39,7 @@ from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import LocalExecutor
 from sweepml.search import minimize
 from sweepml.space import Space
-from sweepml.strategies import SuccessiveHalving, Warmstart, make_strategy
+from sweepml.strategies import ASHA, Warmstart, make_strategy
 from sweepml.tabular.bagging import BAG_FOLDS, BAG_RESERVE, choose_for_bagging
 from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.data import as_frame, check_target, infer_column_types
@@ -332,7 +332,7 @@ class _AutoEstimator(BaseEstimator):
         train_fraction = objective.plan.train_fraction
         strategy: Any = Warmstart(self.strategy, warm)
         if objective.plan.subsampled:  # large data: successive halving on the sample size
-            strategy = SuccessiveHalving(strategy, min_budget=HALVING_MIN_SHARE, eta=HALVING_ETA)
+            strategy = ASHA(strategy, min_budget=HALVING_MIN_SHARE, eta=HALVING_ETA)
         progress = FitProgress(
             enabled=self.show_progress,
             n_trials=self.max_trials,

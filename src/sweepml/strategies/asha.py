@@ -1,4 +1,4 @@
-"""Asynchronous successive halving (ASHA, Li et al. 2020) over any strategy.
+"""Asynchronous successive halving (ASHA, Li et al. 2020) over any proposer.
 
 Every new config (from the ``base`` strategy) is first evaluated at the smallest budget. Budgets
 grow by a factor ``eta`` from ``min_budget`` to ``max_budget`` (rungs). Whenever a worker asks, a
@@ -6,10 +6,9 @@ config in the top ``1/eta`` of its rung that has not been promoted yet moves one
 rungs first); otherwise the base proposes a new config. Nothing waits for a rung to fill, so
 parallel workers never idle, and a failed trial simply ranks last in its rung.
 
-The base strategy learns from the lowest-rung results only, where every config is measured on the
-same budget. A suggestion's ``budget`` is the fidelity the objective receives (its ``budget``
-parameter): a share of the data, a number of epochs, ... The rung is kept in ``info`` so a resumed
-search rebuilds the rungs from its record.
+A suggestion's ``budget`` is the fidelity the objective receives (its ``budget`` parameter): a
+share of the data, a number of epochs, ... The rung is kept in ``info`` so a resumed search
+rebuilds the rungs from its record.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sweepml.exceptions import InvalidParameterError
 from sweepml.space import Space
+from sweepml.strategies._fidelity import budget_ladder, learn_from, rung_loss
 from sweepml.strategies.base import (
     Outcome,
     Strategy,
@@ -29,19 +28,24 @@ from sweepml.strategies.base import (
     register_strategy,
 )
 
-__all__ = ["SuccessiveHalving"]
+__all__ = ["ASHA"]
 
 
-def _key(config: Mapping[str, Any]) -> str:
+def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
 
-@register_strategy("halving")
-class SuccessiveHalving(Strategy):
-    """Successive halving across budgets ``min_budget * eta**k`` up to ``max_budget``.
+@register_strategy("asha")
+class ASHA(Strategy):
+    """Asynchronous successive halving across budgets ``max_budget / eta**k``.
+
+    Args:
+        base: the proposer of new configs (a name or an unbound strategy), random by default.
+        min_budget, max_budget: the fidelity range; ints give whole-number budgets (epochs).
+        eta: the factor between rungs (>= 2); the top ``1/eta`` of a rung is promoted.
 
     Example:
-        >>> SuccessiveHalving("tpe", min_budget=1 / 9, max_budget=1.0, eta=3).budgets
+        >>> ASHA("tpe", min_budget=1 / 9, max_budget=1.0, eta=3).budgets
         [0.1111111111111111, 0.3333333333333333, 1.0]
     """
 
@@ -49,33 +53,27 @@ class SuccessiveHalving(Strategy):
         self,
         base: str | Strategy = "random",
         *,
-        min_budget: float = 1 / 9,
+        min_budget: float = 1 / 27,
         max_budget: float = 1.0,
-        eta: float = 3.0,
+        eta: float = 3,
     ) -> None:
         super().__init__()
-        if not (isinstance(min_budget, int | float) and 0 < min_budget <= max_budget):
-            raise InvalidParameterError(
-                f"SuccessiveHalving needs 0 < min_budget <= max_budget; got min_budget="
-                f"{min_budget!r}, max_budget={max_budget!r}."
-            )
-        if not (isinstance(eta, int | float) and eta > 1):
-            raise InvalidParameterError(f"SuccessiveHalving needs eta > 1; got {eta!r}.")
+        budget_ladder(min_budget, max_budget, eta, owner=type(self).__name__)  # validates
         self.base = base
-        self.min_budget, self.max_budget, self.eta = float(min_budget), float(max_budget), eta
+        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
 
     @property
     def budgets(self) -> list[float]:
         """The rungs' budgets, smallest first; the last is always ``max_budget``."""
-        n = int(math.floor(math.log(self.max_budget / self.min_budget, self.eta) + 1e-9))
-        return [self.max_budget / self.eta ** (n - k) for k in range(n + 1)]
+        return budget_ladder(self.min_budget, self.max_budget, self.eta, owner=type(self).__name__)
 
     def _setup(self, space: Space) -> None:
-        self._base = make_strategy(self.base, owner="SuccessiveHalving")
+        self._base = make_strategy(self.base, owner=type(self).__name__)
         self._base.bind(space, self.seed)
-        self._rungs: list[dict[str, float]] = [{} for _ in self.budgets]  # key -> loss
+        self._ladder = self.budgets
+        self._rungs: list[dict[str, float]] = [{} for _ in self._ladder]  # key -> loss
         self._configs: dict[str, Mapping[str, Any]] = {}
-        self._promoted: list[set[str]] = [set() for _ in self.budgets]
+        self._promoted: list[set[str]] = [set() for _ in self._ladder]
         self._delegated: dict[int, Suggestion] = {}  # our id -> the base's suggestion
 
     @property
@@ -98,13 +96,13 @@ class SuccessiveHalving(Strategy):
             rung, key = promotion
             self._promoted[rung].add(key)
             return self._suggest(
-                self._configs[key], budget=self.budgets[rung + 1], info={"rung": rung + 1}
+                self._configs[key], budget=self._ladder[rung + 1], info={"rung": rung + 1}
             )
         proposed = self._base.ask()
         if proposed is None:
             return None
         info = {**proposed.info, "rung": 0}
-        ours = self._suggest(proposed.config, budget=self.budgets[0], info=info)
+        ours = self._suggest(proposed.config, budget=self._ladder[0], info=info)
         assert ours.id is not None
         self._delegated[ours.id] = proposed
         return ours
@@ -112,15 +110,18 @@ class SuccessiveHalving(Strategy):
     def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
         rung = int(suggestion.info.get("rung", len(self._rungs) - 1))
         rung = min(max(rung, 0), len(self._rungs) - 1)
-        key = _key(suggestion.config)
+        key = config_key(suggestion.config)
         self._configs[key] = dict(suggestion.config)
-        self._rungs[rung][key] = outcome.loss if outcome.ok else math.inf  # type: ignore[assignment]
+        self._rungs[rung][key] = rung_loss(outcome)
         for lower in range(rung):  # a config seen at a rung was promoted from every rung below
             self._promoted[lower].add(key)
-        if rung > 0:
-            return
         delegated = self._delegated.pop(suggestion.id, None) if suggestion.id is not None else None
-        if delegated is not None:
-            self._base.tell(delegated, outcome)
-        else:
-            self._base.tell(Suggestion(suggestion.config, None, None, suggestion.info), outcome)
+        learn_from(
+            self._base,
+            delegated,
+            suggestion.config,
+            suggestion.budget,
+            suggestion.info,
+            outcome,
+            first_rung=rung == 0,
+        )
