@@ -60,6 +60,7 @@ class FidelityTPE(Strategy):
             return self._suggest(self.space.sample(self.rng), info={"proposed_by": "random"})
         model = self._models[budget]
         drawn = model.ask()
+        assert drawn is not None  # a TPE always proposes
         # The draw is only a proposal; its result arrives at whatever budget it is run with.
         model.tell(drawn, Outcome(TrialStatus.FAILED))
         return self._suggest(drawn.config, info={"proposed_by": f"tpe@{budget:g}"})
