@@ -16,17 +16,23 @@ from sweepml.exceptions import (
     SpaceSpecError,
     StorageError,
     SweepmlError,
+    TrialPruned,
 )
 from sweepml.objective import Trial
+from sweepml.pruners import ASHAPruner, MedianPruner, Pruner
 from sweepml.search import maximize, minimize
 from sweepml.space import Choice, Const, Float, Int, Space
 from sweepml.strategies import (
+    ASHA,
+    BOHB,
     CMAES,
     TPE,
     GridSearch,
+    Hyperband,
     RandomSearch,
     RegularizedEvolution,
     Strategy,
+    SuccessiveHalving,
     Suggestion,
     Warmstart,
     strategy_names,
@@ -49,6 +55,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ASHA",
+    "ASHAPruner",
+    "BOHB",
     "AutoClassifier",
     "AutoRegressor",
     "CMAES",
@@ -57,7 +66,10 @@ __all__ = [
     "Const",
     "Float",
     "GridSearch",
+    "Hyperband",
     "Int",
+    "MedianPruner",
+    "Pruner",
     "InvalidConfigError",
     "InvalidParameterError",
     "RandomSearch",
@@ -68,9 +80,11 @@ __all__ = [
     "StorageError",
     "Strategy",
     "Study",
+    "SuccessiveHalving",
     "Suggestion",
     "SweepmlError",
     "Trial",
+    "TrialPruned",
     "TrialRecord",
     "TrialStatus",
     "Warmstart",

@@ -12,6 +12,7 @@ __all__ = [
     "SpaceSpecError",
     "StorageError",
     "SweepmlError",
+    "TrialPruned",
 ]
 
 
@@ -37,3 +38,16 @@ class SpaceSpecError(InvalidParameterError):
 
 class StorageError(SweepmlError):
     """The study record cannot be opened, read or written."""
+
+
+class TrialPruned(Exception):  # noqa: N818 - the name says what happened, as in Optuna
+    """Raise inside an objective when ``trial.should_prune()`` says so; the trial is PRUNED.
+
+    Example:
+        >>> def objective(config, trial):
+        ...     for epoch in range(10):
+        ...         trial.report(epoch, 1.0 / (epoch + 1))
+        ...         if trial.should_prune():
+        ...             raise TrialPruned()
+        ...     return 0.1
+    """

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweepml._validation import is_real
-from sweepml.exceptions import InvalidParameterError
+from sweepml.exceptions import InvalidParameterError, SweepmlError, TrialPruned
+from sweepml.pruners import PruneRule
 from sweepml.trial import TrialStatus
 
 __all__ = ["VALUE_KEY", "ObjectiveRunner", "Trial", "TrialResult", "TrialTask"]
@@ -31,13 +32,18 @@ Reporter = Callable[[int, float], None]
 
 @dataclass(frozen=True)
 class TrialTask:
-    """What an executor runs: one config, with its limits."""
+    """What an executor runs: one config, with its limits and its pruning rule.
+
+    ``loss_sign`` turns a reported value into a loss (-1 for maximize) for ``prune_rule``.
+    """
 
     number: int
     config: Mapping[str, Any]
     budget: float | None = None
     timeout: float | None = None
     memory_mb: float | None = None
+    prune_rule: PruneRule | None = None
+    loss_sign: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,18 +74,33 @@ class Trial:
         self.config = dict(task.config)
         self.budget = task.budget
         self._reporter = reporter
+        self._rule = task.prune_rule
+        self._sign = task.loss_sign
+        self._losses: list[tuple[int, float]] = []
+        self._ended = False
 
     def report(self, step: int, value: float) -> None:
-        """Record an intermediate value (a learning curve point) for this trial."""
+        """Record an intermediate value (a learning curve point, e.g. per epoch) for this trial."""
+        if self._ended:
+            raise SweepmlError(
+                f"trial.report was called after trial {self.number} ended; report from inside "
+                f"the objective, before it returns."
+            )
         if isinstance(step, bool) or not isinstance(step, int) or not is_real(value):
             raise InvalidParameterError(
                 f"trial.report takes (step: int, value: number); got ({step!r}, {value!r})."
             )
+        if math.isfinite(float(value)):
+            self._losses.append((int(step), self._sign * float(value)))
         self._reporter(int(step), float(value))
 
     def should_prune(self) -> bool:
-        """Whether the search wants this trial stopped now; no pruner is active, so never."""
-        return False
+        """Whether the search's pruner (``minimize(pruner=...)``) wants this trial stopped after
+        its last report; always False without a pruner. Raise ``sweepml.TrialPruned`` then."""
+        return self._rule is not None and self._rule.should_prune(self._losses)
+
+    def end(self) -> None:
+        self._ended = True
 
 
 class ObjectiveRunner:
@@ -101,12 +122,16 @@ class ObjectiveRunner:
             reporter(step, value)
 
         kwargs: dict[str, Any] = {}
+        handle = Trial(task, report)
         if self.wants_trial:
-            kwargs["trial"] = Trial(task, report)
+            kwargs["trial"] = handle
         if self.wants_budget:
             kwargs["budget"] = task.budget
         try:
             returned = self.objective(dict(task.config), **kwargs)
+        except TrialPruned:
+            last = curve[-1][1] if curve else None
+            return TrialResult(task.number, TrialStatus.PRUNED, last, {}, tuple(curve))
         except MemoryError:
             return TrialResult(
                 task.number, TrialStatus.MEMOUT, intermediate=tuple(curve), error=_traceback()
@@ -122,6 +147,8 @@ class ObjectiveRunner:
                 intermediate=tuple(curve),
                 error=f"The objective called sys.exit({exc.code!r}).",
             )
+        finally:
+            handle.end()
         value, metrics, problem = interpret(returned)
         status = TrialStatus.OK if problem is None else TrialStatus.FAILED
         return TrialResult(task.number, status, value, metrics, tuple(curve), problem)

@@ -24,6 +24,7 @@ from sweepml.callbacks import SearchCallback
 from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import Executor, make_executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
+from sweepml.pruners import Pruner, as_losses, make_pruner
 from sweepml.space import Space
 from sweepml.storage import Storage, StudyInfo, open_storage
 from sweepml.strategies import Outcome, Strategy, Suggestion, make_strategy
@@ -60,6 +61,7 @@ def minimize(
     n_trials: int | None = None,
     time_budget: float | None = None,
     patience: int | None = None,
+    pruner: str | Pruner | None = None,
     n_workers: int = 1,
     executor: str | Executor = "auto",
     trial_timeout: float | None = None,
@@ -77,10 +79,13 @@ def minimize(
             ``"value"`` and other metrics beside it. It may also declare keyword parameters
             ``trial`` (``trial.report(step, value)``) and ``budget``.
         space: a ``Space``, or a dict for ``Space.from_dict``.
-        strategy: a name (``random``, ``grid``, ``tpe``, ``cmaes``, ``evolution``) or an instance.
+        strategy: a name (``random``, ``grid``, ``tpe``, ``cmaes``, ``evolution``; with fidelities
+            ``successive_halving``, ``hyperband``, ``asha``, ``bohb``) or an instance.
         n_trials: stop once this many trials have finished (earlier runs of the study included).
         time_budget: seconds for this call; running trials are cancelled at the end.
         patience: stop after this many finished trials without an improvement.
+        pruner: ``"median"``, ``"asha"``, a ``Pruner``, or None: stops trials whose reported
+            curve (``trial.report``) lags, when the objective asks ``trial.should_prune()``.
         n_workers: trials run at once.
         executor: ``"auto"`` (serial for one worker without limits, else local processes),
             ``"serial"``, ``"local"``, or an Executor.
@@ -113,6 +118,7 @@ def minimize(
         n_trials=n_trials,
         time_budget=time_budget,
         patience=patience,
+        pruner=pruner,
         n_workers=n_workers,
         executor=executor,
         trial_timeout=trial_timeout,
@@ -133,6 +139,7 @@ def maximize(
     n_trials: int | None = None,
     time_budget: float | None = None,
     patience: int | None = None,
+    pruner: str | Pruner | None = None,
     n_workers: int = 1,
     executor: str | Executor = "auto",
     trial_timeout: float | None = None,
@@ -152,6 +159,7 @@ def maximize(
         n_trials=n_trials,
         time_budget=time_budget,
         patience=patience,
+        pruner=pruner,
         n_workers=n_workers,
         executor=executor,
         trial_timeout=trial_timeout,
@@ -218,6 +226,13 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
             )
         space = Space.from_dict(space)
     runner = ObjectiveRunner(objective, owner=owner)
+    pruner = make_pruner(kw["pruner"], owner=owner)
+    if pruner is not None and not runner.wants_trial:
+        raise InvalidParameterError(
+            f"The 'pruner' parameter of {owner} needs an objective that reports its curve: "
+            f"declare a 'trial' parameter, call trial.report(step, value) and stop when "
+            f"trial.should_prune() is True."
+        )
     strategy = make_strategy(kw["strategy"], owner=owner)
     executor = make_executor(
         kw["executor"],
@@ -235,7 +250,9 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
     if seed is None:  # a resumed study keeps the seed it was started with (a downsampled grid
         seed = study.info.meta.get("seed")  # must pick the same points again)
     strategy.bind(space, seed)
-    loop = _SearchLoop(study, runner, strategy, executor, budget, limits, n_workers, callbacks)
+    loop = _SearchLoop(
+        study, runner, strategy, executor, budget, limits, n_workers, callbacks, pruner
+    )
     loop.run(show_progress)
     return study
 
@@ -291,8 +308,11 @@ class _SearchLoop:
         limits: TrialLimits,
         n_workers: int,
         callbacks: Sequence[SearchCallback] = (),
+        pruner: Pruner | None = None,
     ) -> None:
         self.study, self.runner, self.strategy, self.executor = study, runner, strategy, executor
+        self.pruner = pruner
+        self.curves: list[tuple[tuple[int, float], ...]] = []  # finished trials', as losses
         self.budget, self.limits, self.n_workers = budget, limits, n_workers
         self.callbacks = list(callbacks)
         self.storage = study.storage
@@ -318,6 +338,7 @@ class _SearchLoop:
                 )
                 self.storage.save_trial(self.study.name, record)
             if record.status.finished:
+                self._keep_curve(record)
                 replayed = Suggestion(record.config, None, record.budget, record.info)
                 self.strategy.tell(replayed, self._outcome(record.status, record.value))
                 self._count(record.status, record.value)
@@ -332,6 +353,11 @@ class _SearchLoop:
                 len(self.retry_queue),
             )
 
+    def _keep_curve(self, record: TrialRecord) -> None:
+        if self.pruner is not None and record.status in (TrialStatus.OK, TrialStatus.PRUNED):
+            minimizing = self.study.direction == "minimize"
+            self.curves.append(as_losses(record.intermediate, minimizing))
+
     def _outcome(self, status: TrialStatus, value: float | None) -> Outcome:
         if status is not TrialStatus.OK or value is None:
             return Outcome(status, None)
@@ -340,7 +366,7 @@ class _SearchLoop:
     def _count(self, status: TrialStatus, value: float | None) -> None:
         self.n_finished += 1
         outcome = self._outcome(status, value)
-        if not outcome.ok:
+        if not outcome.ok and status is not TrialStatus.PRUNED:
             self.n_failed += 1
         if outcome.loss is not None and outcome.loss < self.best_loss:
             self.best_loss, self.since_best = outcome.loss, 0
@@ -438,6 +464,8 @@ class _SearchLoop:
                     record.budget,
                     self.limits.timeout,
                     self.limits.memory_mb,
+                    None if self.pruner is None else self.pruner.rule(self.curves),
+                    1.0 if self.study.direction == "minimize" else -1.0,
                 )
             )
 
@@ -455,6 +483,7 @@ class _SearchLoop:
         logger.debug("Trial %d finished: %s %s", record.number, record.status.value, record.value)
         if record.status.finished:
             self._count(record.status, record.value)
+            self._keep_curve(record)
         self.strategy.tell(suggestion, self._outcome(record.status, record.value))
         for callback in self.callbacks:
             callback.on_trial_end(self.study, record)
