@@ -20,6 +20,7 @@ from sweepml.exceptions import (
 )
 from sweepml.objective import Trial
 from sweepml.pruners import ASHAPruner, MedianPruner, Pruner
+from sweepml.scan import ScanResult, scan
 from sweepml.search import maximize, minimize
 from sweepml.space import Choice, Const, Float, Int, Space
 from sweepml.strategies import (
@@ -74,6 +75,7 @@ __all__ = [
     "InvalidParameterError",
     "RandomSearch",
     "RegularizedEvolution",
+    "ScanResult",
     "SearchCallback",
     "Space",
     "SpaceSpecError",
@@ -92,5 +94,6 @@ __all__ = [
     "load_study",
     "maximize",
     "minimize",
+    "scan",
     "strategy_names",
 ]
