@@ -13,7 +13,8 @@ What counts as the score:
 - a returned history (a mapping of metric name to per-epoch values, like Keras'
   ``History.history``, or an object with such a ``history`` attribute) is scored by ``metric``
   (default ``val_loss``) at the *last* epoch; every metric's last value is recorded, and the
-  chosen metric's curve is reported per epoch (so ``pruner=`` works, and reports draw it).
+  chosen metric's curve is reported per epoch (so ``pruner=`` works, and reports draw it), and
+  its training twin (``acc`` for ``val_acc``) as ``train_value`` (for the prediction optimum).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sweepml._validation import check_float, is_real
+from sweepml.analysis.metrics import TRAIN_VALUE_KEY
 from sweepml.exceptions import InvalidParameterError, SweepmlError
 from sweepml.objective import Trial
 from sweepml.search import maximize, minimize
@@ -321,8 +323,10 @@ def _read(returned: Any, metric: str | None) -> tuple[float, dict[str, Any], lis
             f"The history model_fn returned has no values for metric {key!r}; its metrics are "
             f"{sorted(last)}. Pass metric= one of them."
         )
-    epochs = len(_points(curves[key]))
-    return last[key], {**last, "epochs": epochs}, _points(curves[key]), model
+    extra: dict[str, Any] = {"epochs": len(_points(curves[key]))}
+    if key.startswith("val_") and key[4:] in last:  # Keras naming: val_acc's training twin is acc
+        extra[TRAIN_VALUE_KEY] = last[key[4:]]
+    return last[key], {**last, **extra}, _points(curves[key]), model
 
 
 def _points(values: Any) -> list[float]:

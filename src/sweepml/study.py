@@ -19,7 +19,7 @@ from sweepml.trial import TrialRecord, TrialStatus
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Study", "load_study"]
+__all__ = ["Study", "full_budget", "load_study"]
 
 
 class Study:
@@ -57,8 +57,14 @@ class Study:
 
     @property
     def best(self) -> TrialRecord:
-        """The OK trial with the best value (the earliest on ties)."""
-        ok = [t for t in self.trials if t.status is TrialStatus.OK and t.value is not None]
+        """The OK trial with the best value (the earliest on ties).
+
+        In a multi-fidelity search only trials at the largest budget reached compete: a value
+        measured after 3 epochs is no rival to one measured after 81.
+        """
+        ok = full_budget(
+            [t for t in self.trials if t.status is TrialStatus.OK and t.value is not None]
+        )
         if not ok:
             raise SweepmlError(f"Study {self.name!r} has no successful trial yet.")
         return min(ok, key=lambda t: (t.loss(self.direction), t.number))
@@ -118,6 +124,14 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, direction={self.direction!r}, trials={len(self.trials)})"
+
+
+def full_budget(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The trials run at the largest budget among ``trials`` (no budget counts as the full one)."""
+    if all(t.budget is None for t in trials):
+        return trials
+    top = max(t.budget for t in trials if t.budget is not None)
+    return [t for t in trials if t.budget is None or t.budget >= top]
 
 
 def _timestamp(seconds: float | None) -> Any:

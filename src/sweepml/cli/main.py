@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from sweepml import __version__
-from sweepml.cli import CommandFailed, fit, predict, show, tune
+from sweepml.cli import CommandFailed, fit, predict, report, show, tune
 from sweepml.exceptions import SweepmlError
 
-COMMANDS = (fit, predict, tune, show)
+COMMANDS = (fit, predict, tune, show, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
