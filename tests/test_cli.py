@@ -145,3 +145,55 @@ def test_ctrl_c_saves_finished_work_and_exits_130(tmp_path):
     assert statuses.count(TrialStatus.OK) >= 2
     assert TrialStatus.RUNNING not in statuses
     assert statuses.count(TrialStatus.INTERRUPTED) >= 1
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_candle_nt3_example_with_hyperband_and_a_report(tmp_path):
+    import pytest
+
+    pytest.importorskip("torch")
+    done = cli("tune", EXAMPLES / "candle_nt3.py:objective", "--space",
+               EXAMPLES / "candle_nt3.yaml", "--strategy", "hyperband", "--min-budget", 1,
+               "--max-budget", 3, "--trials", 6, "--maximize", "--storage", "nt3.db", "--seed", 0,
+               "--no-progress", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    study = sweepml.load_study(tmp_path / "nt3.db")
+    assert "epochs" not in study.space.all_params  # the fidelity left the space
+    assert {t.budget for t in study.trials} == {1, 3}
+    assert all(t.metrics["epochs"] == t.budget for t in study.trials if t.status.value == "OK")
+    report = cli("report", "nt3.db", "-o", "nt3.html", cwd=tmp_path, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "<img" in (tmp_path / "nt3.html").read_text()
+
+
+def test_fidelity_spec_entries_and_budget_ranges(tmp_path):
+    write(tmp_path)
+    with (tmp_path / "space.yaml").open("a") as spec:
+        spec.write("- {name: epochs, type: integer, lower: 1, upper: 9, fidelity: true}\n")
+    (tmp_path / "budget_obj.py").write_text(
+        "def objective(config, budget=None):\n"
+        "    return (config['x'] - 1) ** 2 + 1 / (budget or config['epochs'])\n"
+    )
+    done = cli("tune", "budget_obj.py:objective", "--space", "space.yaml", "--strategy", "bohb",
+               "--trials", 20, "--storage", "s.db", "--seed", 0, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {t.budget for t in sweepml.load_study(tmp_path / "s.db").trials} == {1, 3, 9}
+    plain = cli("tune", "budget_obj.py:objective", "--space", "space.yaml", "--trials", 3,
+                "--storage", "p.db", cwd=tmp_path)  # fmt: skip
+    assert plain.returncode == 0, plain.stderr  # tpe searches epochs as a parameter
+    assert "epochs" in sweepml.load_study(tmp_path / "p.db").trials[0].config
+    write(tmp_path)  # no fidelity entry any more
+    bad = cli("tune", "budget_obj.py:objective", "--space", "space.yaml", "--strategy",
+              "hyperband", "--trials", 3, cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2 and "needs a budget range" in bad.stderr
+    bad = cli("tune", "budget_obj.py:objective", "--space", "space.yaml", "--strategy", "asha",
+              "--min-budget", 9, "--max-budget", 3, "--trials", 3, cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2 and "0 < min_budget < max_budget" in bad.stderr
+    (tmp_path / "space.yaml").write_text(
+        "- {name: opt, type: discrete, values: [a, b], fidelity: true}\n"
+    )
+    bad = cli("tune", "budget_obj.py:objective", "--space", "space.yaml", "--strategy",
+              "hyperband", "--trials", 3, cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2 and "must be an integer or numeric entry" in bad.stderr

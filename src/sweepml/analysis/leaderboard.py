@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sweepml.analysis.metrics import TRAIN_VALUE_KEY, ok_trials
 from sweepml.study import Study
+from sweepml.trial import TrialRecord
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["leaderboard"]
+
+
+def rank_trials(trials: Sequence[TrialRecord], direction: str) -> list[TrialRecord]:
+    """OK trials best first; larger budgets first (a value after 81 epochs beats any after 3)."""
+
+    def key(t: TrialRecord) -> tuple[float, float, int]:
+        budget = t.budget if t.budget is not None else math.inf
+        return (-budget, t.loss(direction), t.number)
+
+    return sorted(ok_trials(trials), key=key)
 
 
 def leaderboard(study: Study, top: int | None = 10) -> pd.DataFrame:
@@ -27,11 +39,7 @@ def leaderboard(study: Study, top: int | None = 10) -> pd.DataFrame:
     """
     import pandas as pd
 
-    def key(t):  # type: ignore[no-untyped-def]
-        budget = t.budget if t.budget is not None else math.inf
-        return (-budget, t.loss(study.direction), t.number)
-
-    ranked = sorted(ok_trials(study.trials), key=key)[:top]
+    ranked = rank_trials(study.trials, study.direction)[:top]
     rows = []
     for rank, t in enumerate(ranked, start=1):
         row = {

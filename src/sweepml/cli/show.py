@@ -8,6 +8,7 @@ import statistics
 import sys
 from typing import Any
 
+from sweepml.analysis.leaderboard import rank_trials
 from sweepml.study import Study, load_study
 from sweepml.trial import TrialStatus
 
@@ -36,24 +37,20 @@ def print_study(study: Study, *, top: int = 10) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     trials = study.trials
-    ok = sorted(
-        (t for t in trials if t.status is TrialStatus.OK),
-        key=lambda t: (t.loss(study.direction), t.number),
-    )
+    ok = rank_trials(trials, study.direction)
+    budgets = any(t.budget is not None for t in ok)
     console.print(f"Study [bold]{study.name}[/bold] ({study.direction}): {len(trials)} trials")
     table = Table(
         title=f"Top {min(top, len(ok))} of {len(ok)} successful trials", title_justify="left"
     )
-    for column in ("rank", "trial", "value", "seconds", "config"):
+    columns = ("rank", "trial", "value", "budget", "seconds", "config")
+    for column in columns if budgets else [c for c in columns if c != "budget"]:
         table.add_column(column, justify="right" if column != "config" else "left")
     for rank, trial in enumerate(ok[:top], start=1):
-        table.add_row(
-            str(rank),
-            str(trial.number),
-            f"{trial.value:.6g}",
-            f"{trial.duration or 0:.2f}",
-            json.dumps(trial.config),
-        )
+        cells = [str(rank), str(trial.number), f"{trial.value:.6g}"]
+        if budgets:
+            cells.append("-" if trial.budget is None else f"{trial.budget:g}")
+        table.add_row(*cells, f"{trial.duration or 0:.2f}", json.dumps(trial.config))
     console.print(table)
     counts = study.status_counts()
     console.print("Status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

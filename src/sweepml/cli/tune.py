@@ -13,7 +13,16 @@ from typing import Any
 from sweepml.cli import CommandFailed
 from sweepml.exceptions import InvalidParameterError
 from sweepml.search import maximize, minimize
-from sweepml.space import Space
+from sweepml.space import Int, Space
+from sweepml.space.parse import fidelity_from_file
+from sweepml.strategies import ASHA, BOHB, Hyperband, Strategy, SuccessiveHalving
+
+MULTI_FIDELITY: dict[str, type[Strategy]] = {
+    "successive_halving": SuccessiveHalving,
+    "hyperband": Hyperband,
+    "asha": ASHA,
+    "bohb": BOHB,
+}
 
 
 def add_parser(commands: Any) -> None:
@@ -45,8 +54,20 @@ def add_parser(commands: Any) -> None:
         "--strategy",
         default="tpe",
         metavar="NAME",
-        help="random, grid, tpe, cmaes or evolution (default: tpe)",
+        help="random, grid, tpe, cmaes, evolution, or with fidelities successive_halving, "
+        "hyperband, asha, bohb (default: tpe)",
     )
+    parser.add_argument(
+        "--min-budget",
+        type=float,
+        metavar="B",
+        help="smallest budget of a multi-fidelity strategy (default: the spec's fidelity entry)",
+    )
+    parser.add_argument(
+        "--max-budget", type=float, metavar="B", help="largest budget (default: the spec's)"
+    )
+    parser.add_argument("--eta", type=float, default=3, metavar="F", help="budget factor (3)")
+    parser.add_argument("--pruner", choices=["median", "asha"], help="stop lagging trials early")
     parser.add_argument("--maximize", action="store_true", help="maximize instead of minimize")
     parser.add_argument("--seed", type=int, metavar="S", help="random seed")
     parser.add_argument("--top", type=int, default=10, metavar="K", help="rows of the leaderboard")
@@ -97,11 +118,15 @@ def run(args: argparse.Namespace) -> int:
 
     objective = load_objective(args.target)
     space = Space.from_file(args.space)
+    strategy: str | Strategy = args.strategy
+    if args.strategy in MULTI_FIDELITY:
+        space, strategy = _with_fidelity(args, space)
     search = maximize if args.maximize else minimize
     study = search(
         objective,
         space,
-        strategy=args.strategy,
+        strategy=strategy,
+        pruner=args.pruner,
         n_trials=args.trials,
         time_budget=args.timeout,
         patience=args.patience,
@@ -115,3 +140,25 @@ def run(args: argparse.Namespace) -> int:
     )
     print_study(study, top=args.top)
     return 0
+
+
+def _with_fidelity(args: argparse.Namespace, space: Space) -> tuple[Space, Strategy]:
+    """The space without its fidelity entry, and the strategy over the budget range."""
+    entry = fidelity_from_file(args.space)
+    low: float | None = args.min_budget
+    high: float | None = args.max_budget
+    if entry is not None:
+        low = entry.lower if low is None else low
+        high = entry.upper if high is None else high
+    if low is None or high is None:
+        raise InvalidParameterError(
+            f"--strategy {args.strategy} needs a budget range: mark one integer or numeric entry "
+            f"of {args.space!r} with 'fidelity: true', or pass --min-budget and --max-budget."
+        )
+    whole = entry is not None and isinstance(space.all_params[entry.name], Int)
+    if whole or (float(low).is_integer() and float(high).is_integer()):
+        low, high = int(low), int(high)  # epochs stay whole numbers
+    if entry is not None:
+        space = Space({k: v for k, v in space.items() if k != entry.name})
+    cls = MULTI_FIDELITY[args.strategy]
+    return space, cls(min_budget=low, max_budget=high, eta=args.eta)  # type: ignore[call-arg]

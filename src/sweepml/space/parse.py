@@ -7,7 +7,10 @@ list. Each entry has a ``name`` and a ``type``:
 - ``integer``: ``lower`` and ``upper`` (both included), optional ``log``;
 - ``numeric``: ``lower`` and ``upper``, optional ``log``;
 - optional ``default`` on any of them, and an optional ``condition``: a one-key mapping from an
-  earlier ``discrete`` parameter to the value (or list of values) under which this entry exists.
+  earlier ``discrete`` parameter to the value (or list of values) under which this entry exists;
+- optional ``fidelity: true`` on one unconditional ``integer`` or ``numeric`` entry (epochs, say):
+  a multi-fidelity strategy (``sweepml tune --strategy hyperband``) takes its range as the budget
+  range and drops it from the space; any other strategy searches it like any parameter.
 
 Example::
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +80,36 @@ def _spaced(name: str, value: tuple[Any, ...]) -> Choice:
     return Choice(options)
 
 
+@dataclass(frozen=True)
+class FidelityEntry:
+    """The spec entry marked ``fidelity: true``: its name and range."""
+
+    name: str
+    lower: float
+    upper: float
+
+
 def space_from_file(path: str | Path) -> Space:
+    return space_from_entries(_read_entries(path), source=path)
+
+
+def fidelity_from_file(path: str | Path) -> FidelityEntry | None:
+    """The entry marked ``fidelity: true`` in a spec file, if any (the file must be valid)."""
+    entries = _read_entries(path)
+    space_from_entries(entries, source=path)  # the same checks as for the space
+    marked = [e for e in entries if e.get("fidelity")]
+    if len(marked) > 1:
+        names = [e["name"] for e in marked]
+        raise SpaceSpecError(
+            f"In space spec file {str(path)!r}: only one entry may be the fidelity; {names!r} are."
+        )
+    if not marked:
+        return None
+    entry = marked[0]
+    return FidelityEntry(entry["name"], entry["lower"], entry["upper"])
+
+
+def _read_entries(path: str | Path) -> list[Any]:
     file = Path(path)
     if not file.is_file():
         raise SpaceSpecError(f"Space spec file {str(file)!r} does not exist.")
@@ -96,14 +129,22 @@ def space_from_file(path: str | Path) -> Space:
             f"Space spec file {str(file)!r} must hold a non-empty list of parameter entries "
             f"(or a mapping with a 'parameters' list)."
         )
-    try:
-        return space_from_entries(data)
-    except InvalidParameterError as exc:
-        raise SpaceSpecError(f"In space spec file {str(file)!r}: {exc}") from exc
+    return data
 
 
-def space_from_entries(entries: Sequence[Any]) -> Space:
+def space_from_entries(entries: Sequence[Any], *, source: str | Path | None = None) -> Space:
     """Build a (conditional) space from CANDLE-style entries; see the module docstring."""
+    if source is None:
+        return _space_from_entries(entries)
+    try:
+        return _space_from_entries(entries)
+    except InvalidParameterError as exc:
+        if isinstance(exc, SpaceSpecError) and str(exc).startswith("In space spec file"):
+            raise
+        raise SpaceSpecError(f"In space spec file {str(source)!r}: {exc}") from exc
+
+
+def _space_from_entries(entries: Sequence[Any]) -> Space:
     params: dict[str, Param] = {}
     conditions: dict[str, tuple[str, list[Any]]] = {}
     for position, entry in enumerate(entries):
@@ -140,7 +181,7 @@ def _entry(position: int, entry: Any) -> tuple[str, Param, tuple[str, list[Any]]
     if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
         raise SpaceSpecError(f"Entry {position} must be a mapping with a 'name'; got {entry!r}.")
     name, kind = entry["name"], entry.get("type")
-    known = {"name", "type", "values", "lower", "upper", "log", "default", "condition"}
+    known = {"name", "type", "values", "lower", "upper", "log", "default", "condition", "fidelity"}
     unknown = sorted(set(entry) - known)
     if unknown:
         raise SpaceSpecError(
@@ -149,6 +190,11 @@ def _entry(position: int, entry: Any) -> tuple[str, Param, tuple[str, list[Any]]
     if kind not in SPEC_TYPES:
         raise SpaceSpecError(
             f"Parameter {name!r} has type {kind!r}; allowed types are {list(SPEC_TYPES)!r}."
+        )
+    if entry.get("fidelity") and (kind == "discrete" or "condition" in entry):
+        raise SpaceSpecError(
+            f"Parameter {name!r} is marked fidelity: true; the fidelity must be an integer or "
+            f"numeric entry without a condition."
         )
     default = entry.get("default")
     param: Param
