@@ -391,3 +391,17 @@ def test_multi_fidelity_searches_record_each_trials_budget(name):
     frame = study.to_dataframe()
     assert set(frame["budget"]) >= {1 / 27, 1 / 9, 1 / 3}
     assert (frame["budget"] > 0).all()
+
+
+def test_a_resumed_hyperband_promotes_from_the_brackets_it_rebuilt(tmp_path):
+    space = Space({"x": Float(0.0, 1.0)})
+    strategy = SuccessiveHalving(min_budget=1, max_budget=9, eta=3)
+    run = lambda n: sweepml.minimize(  # noqa: E731
+        lambda c, budget: c["x"], space, strategy=strategy, n_trials=n, seed=0,
+        storage=tmp_path / "s.db", study_name="sh",
+    )  # fmt: skip
+    first = run(9).trials
+    resumed = run(12).trials[9:]
+    best3 = sorted(t.config["x"] for t in first)[:3]
+    assert [t.budget for t in resumed] == [3, 3, 3]
+    assert sorted(t.config["x"] for t in resumed) == best3
