@@ -4,14 +4,14 @@ BOHB): budgets that grow by a factor ``eta`` from ``min_budget`` up to ``max_bud
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from sweepml._validation import is_real
 from sweepml.exceptions import InvalidParameterError
-from sweepml.strategies.base import Outcome, Strategy, Suggestion
+from sweepml.space import Space
+from sweepml.strategies.base import Outcome, Strategy, Suggestion, make_strategy
 
-__all__ = ["budget_ladder", "learn_from", "rung_loss"]
+__all__ = ["FidelityWrapper", "budget_ladder", "rung_loss"]
 
 
 def budget_ladder(min_budget: Any, max_budget: Any, eta: Any, *, owner: str) -> list[float]:
@@ -47,25 +47,54 @@ def rung_loss(outcome: Outcome) -> float:
     return outcome.loss if outcome.ok else math.inf  # type: ignore[return-value]
 
 
-def learn_from(
-    base: Strategy,
-    delegated: Suggestion | None,
-    config: Mapping[str, Any],
-    budget: float | None,
-    info: Mapping[str, Any],
-    outcome: Outcome,
-    *,
-    first_rung: bool,
-) -> None:
-    """Tell the proposer what it may learn from one result.
+class FidelityWrapper(Strategy):
+    """What successive halving, Hyperband and ASHA share: a budget ladder, and a proposer
+    (``base``) that supplies new configs and learns from their results."""
 
-    A proposer that models fidelities (``learns_all_budgets``, BOHB's) hears every result with
-    its budget; any other proposer hears only the first result of each config it proposed, so
-    that one model never mixes budgets.
-    """
-    if base.learns_all_budgets:
-        own_id = delegated.id if delegated is not None else None  # clears the base's pending ask
-        base.tell(Suggestion(dict(config), own_id, budget, dict(info)), outcome)
-    elif first_rung:
-        replayed = Suggestion(dict(config), None, budget, dict(info))
-        base.tell(delegated if delegated is not None else replayed, outcome)
+    def __init__(
+        self,
+        base: str | Strategy = "random",
+        *,
+        min_budget: float = 1 / 27,
+        max_budget: float = 1.0,
+        eta: float = 3,
+    ) -> None:
+        super().__init__()
+        budget_ladder(min_budget, max_budget, eta, owner=type(self).__name__)  # validates
+        self.base = base
+        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
+
+    @property
+    def budgets(self) -> list[float]:
+        """Every budget a trial may get, smallest first; the last is always ``max_budget``."""
+        return budget_ladder(self.min_budget, self.max_budget, self.eta, owner=type(self).__name__)
+
+    def _setup(self, space: Space) -> None:
+        self._base = make_strategy(self.base, owner=type(self).__name__)
+        self._base.bind(space, self.seed)
+        self._delegated: dict[int, Suggestion] = {}  # our id -> the base's suggestion
+
+    def _propose(self) -> Suggestion | None:
+        """A new config from the base (None when it has nothing right now)."""
+        return self._base.ask()
+
+    def _delegate(self, ours: Suggestion, proposed: Suggestion) -> Suggestion:
+        assert ours.id is not None
+        self._delegated[ours.id] = proposed
+        return ours
+
+    def _learn(self, suggestion: Suggestion, outcome: Outcome, *, first_rung: bool) -> None:
+        """Tell the base what it may learn from one result.
+
+        A base that models fidelities (``learns_all_budgets``, BOHB's) hears every result with
+        its budget; any other base hears only the first result of each config it proposed, so
+        that one model never mixes budgets.
+        """
+        delegated = self._delegated.pop(suggestion.id, None) if suggestion.id is not None else None
+        config, info = dict(suggestion.config), dict(suggestion.info)
+        if self._base.learns_all_budgets:
+            own_id = delegated.id if delegated is not None else None  # clears its pending ask
+            self._base.tell(Suggestion(config, own_id, suggestion.budget, info), outcome)
+        elif first_rung:
+            replayed = Suggestion(config, None, suggestion.budget, info)
+            self._base.tell(delegated if delegated is not None else replayed, outcome)

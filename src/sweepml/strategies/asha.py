@@ -19,14 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweepml.space import Space
-from sweepml.strategies._fidelity import budget_ladder, learn_from, rung_loss
-from sweepml.strategies.base import (
-    Outcome,
-    Strategy,
-    Suggestion,
-    make_strategy,
-    register_strategy,
-)
+from sweepml.strategies._fidelity import FidelityWrapper, rung_loss
+from sweepml.strategies.base import Outcome, Suggestion, register_strategy
 
 __all__ = ["ASHA"]
 
@@ -36,7 +30,7 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 
 @register_strategy("asha")
-class ASHA(Strategy):
+class ASHA(FidelityWrapper):
     """Asynchronous successive halving across budgets ``max_budget / eta**k``.
 
     Args:
@@ -49,32 +43,12 @@ class ASHA(Strategy):
         [0.1111111111111111, 0.3333333333333333, 1.0]
     """
 
-    def __init__(
-        self,
-        base: str | Strategy = "random",
-        *,
-        min_budget: float = 1 / 27,
-        max_budget: float = 1.0,
-        eta: float = 3,
-    ) -> None:
-        super().__init__()
-        budget_ladder(min_budget, max_budget, eta, owner=type(self).__name__)  # validates
-        self.base = base
-        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
-
-    @property
-    def budgets(self) -> list[float]:
-        """The rungs' budgets, smallest first; the last is always ``max_budget``."""
-        return budget_ladder(self.min_budget, self.max_budget, self.eta, owner=type(self).__name__)
-
     def _setup(self, space: Space) -> None:
-        self._base = make_strategy(self.base, owner=type(self).__name__)
-        self._base.bind(space, self.seed)
+        super()._setup(space)
         self._ladder = self.budgets
         self._rungs: list[dict[str, float]] = [{} for _ in self._ladder]  # key -> loss
         self._configs: dict[str, Mapping[str, Any]] = {}
         self._promoted: list[set[str]] = [set() for _ in self._ladder]
-        self._delegated: dict[int, Suggestion] = {}  # our id -> the base's suggestion
 
     @property
     def finished(self) -> bool:
@@ -98,14 +72,12 @@ class ASHA(Strategy):
             return self._suggest(
                 self._configs[key], budget=self._ladder[rung + 1], info={"rung": rung + 1}
             )
-        proposed = self._base.ask()
+        proposed = self._propose()
         if proposed is None:
             return None
         info = {**proposed.info, "rung": 0}
         ours = self._suggest(proposed.config, budget=self._ladder[0], info=info)
-        assert ours.id is not None
-        self._delegated[ours.id] = proposed
-        return ours
+        return self._delegate(ours, proposed)
 
     def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
         rung = int(suggestion.info.get("rung", len(self._rungs) - 1))
@@ -115,13 +87,4 @@ class ASHA(Strategy):
         self._rungs[rung][key] = rung_loss(outcome)
         for lower in range(rung):  # a config seen at a rung was promoted from every rung below
             self._promoted[lower].add(key)
-        delegated = self._delegated.pop(suggestion.id, None) if suggestion.id is not None else None
-        learn_from(
-            self._base,
-            delegated,
-            suggestion.config,
-            suggestion.budget,
-            suggestion.info,
-            outcome,
-            first_rung=rung == 0,
-        )
+        self._learn(suggestion, outcome, first_rung=rung == 0)

@@ -20,15 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sweepml.space import Space
-from sweepml.strategies._fidelity import budget_ladder, learn_from, rung_loss
+from sweepml.strategies._fidelity import FidelityWrapper, rung_loss
 from sweepml.strategies.asha import config_key
-from sweepml.strategies.base import (
-    Outcome,
-    Strategy,
-    Suggestion,
-    make_strategy,
-    register_strategy,
-)
+from sweepml.strategies.base import Outcome, Suggestion, register_strategy
 
 __all__ = ["Hyperband", "SuccessiveHalving"]
 
@@ -75,7 +69,7 @@ class _Bracket:
 
 
 @register_strategy("hyperband")
-class Hyperband(Strategy):
+class Hyperband(FidelityWrapper):
     """Hyperband: successive-halving brackets at every level of aggressiveness, in turn.
 
     Args:
@@ -87,24 +81,6 @@ class Hyperband(Strategy):
         >>> [b for b, _ in Hyperband(min_budget=1, max_budget=9, eta=3).brackets]
         [[1, 3, 9], [3, 9], [9]]
     """
-
-    def __init__(
-        self,
-        base: str | Strategy = "random",
-        *,
-        min_budget: float = 1 / 27,
-        max_budget: float = 1.0,
-        eta: float = 3,
-    ) -> None:
-        super().__init__()
-        budget_ladder(min_budget, max_budget, eta, owner=type(self).__name__)  # validates
-        self.base = base
-        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
-
-    @property
-    def budgets(self) -> list[float]:
-        """Every budget a trial may get, smallest first."""
-        return budget_ladder(self.min_budget, self.max_budget, self.eta, owner=type(self).__name__)
 
     @property
     def brackets(self) -> list[tuple[list[float], list[int]]]:
@@ -119,12 +95,10 @@ class Hyperband(Strategy):
         return plans
 
     def _setup(self, space: Space) -> None:
-        self._base = make_strategy(self.base, owner=type(self).__name__)
-        self._base.bind(space, self.seed)
+        super()._setup(space)
         self._plans = self.brackets
         self._brackets: dict[int, _Bracket] = {}
         self._configs: dict[str, Mapping[str, Any]] = {}
-        self._delegated: dict[int, Suggestion] = {}  # our id -> the base's suggestion
 
     def _bracket(self, number: int) -> _Bracket:
         """Bracket ``number`` (created, with every earlier one, when first needed)."""
@@ -156,15 +130,12 @@ class Hyperband(Strategy):
             return self._issue(bracket, rung + 1, self._configs[key])
         if len(bracket.issued[0]) >= bracket.sizes[0]:
             return None
-        proposed = self._base.ask()
+        proposed = self._propose()
         if proposed is None:
             if self._base.finished:  # an exhausted grid: the bracket runs with what it has
                 bracket.shrink_from(0, len(bracket.issued[0]))
             return None
-        ours = self._issue(bracket, 0, proposed.config, proposed.info)
-        assert ours.id is not None
-        self._delegated[ours.id] = proposed
-        return ours
+        return self._delegate(self._issue(bracket, 0, proposed.config, proposed.info), proposed)
 
     def _issue(
         self,
@@ -204,16 +175,7 @@ class Hyperband(Strategy):
                 bracket.results[rung][key] = rung_loss(outcome)
             else:  # cancelled: a resumed search runs it again (retry) in the same place
                 bracket.issued[rung].discard(key)
-        delegated = self._delegated.pop(suggestion.id, None) if suggestion.id is not None else None
-        learn_from(
-            self._base,
-            delegated,
-            suggestion.config,
-            suggestion.budget,
-            suggestion.info,
-            outcome,
-            first_rung=rung == 0,
-        )
+        self._learn(suggestion, outcome, first_rung=rung == 0)
 
 
 @register_strategy("successive_halving")
