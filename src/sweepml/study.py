@@ -19,7 +19,7 @@ from sweepml.trial import TrialRecord, TrialStatus
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Study", "full_budget", "load_study"]
+__all__ = ["Study", "full_budget", "load_study", "status_counts"]
 
 
 class Study:
@@ -80,10 +80,7 @@ class Study:
         return value
 
     def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for trial in self.trials:
-            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-        return counts
+        return status_counts(self.trials)
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per trial: number, status, value, budget, timings, error, then ``params.NAME``
@@ -124,6 +121,14 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, direction={self.direction!r}, trials={len(self.trials)})"
+
+
+def status_counts(trials: list[TrialRecord]) -> dict[str, int]:
+    """How many trials ended in each status, by status name."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
+    return counts
 
 
 def full_budget(trials: list[TrialRecord]) -> list[TrialRecord]:

@@ -37,9 +37,16 @@ def leaderboard(study: Study, top: int | None = 10) -> pd.DataFrame:
         >>> list(leaderboard(study, top=2).columns)[:4]
         ['rank', 'trial', 'value', 'budget']
     """
+    return leaderboard_frame(study.trials, study.direction, top)
+
+
+def leaderboard_frame(
+    trials: Sequence[TrialRecord], direction: str, top: int | None = 10
+) -> pd.DataFrame:
+    """``leaderboard`` of trials already read from the storage."""
     import pandas as pd
 
-    ranked = rank_trials(study.trials, study.direction)[:top]
+    ranked = rank_trials(trials, direction)[:top]
     rows = []
     for rank, t in enumerate(ranked, start=1):
         row = {

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from sweepml.analysis import metrics, plots
 from sweepml.analysis.importance import parameter_importance
-from sweepml.analysis.leaderboard import leaderboard
+from sweepml.analysis.leaderboard import leaderboard_frame, rank_trials
 from sweepml.exceptions import SweepmlError
-from sweepml.study import Study, full_budget
+from sweepml.study import Study, full_budget, status_counts
+from sweepml.trial import TrialRecord
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,15 +50,15 @@ def write_report(study: Study, path: str | os.PathLike[str], *, top: int = 20) -
         raise SweepmlError(f"Study {study.name!r} has no trials yet; there is nothing to report.")
     parts = [
         f"<h1>sweepml report: {_e(study.name)}</h1>",
-        _summary(study),
-        _robustness(study),
+        _summary(study, trials),
+        _robustness(study, trials),
         "<h2>Leaderboard</h2>",
-        _table_html(leaderboard(study, top=top)),
+        _table_html(leaderboard_frame(trials, study.direction, top)),
         "<h2>Best so far</h2>",
         _figures(
             [plots.history_plot(trials, study.direction, against=a) for a in ("trial", "time")]
         ),
-        _importance(study),
+        _importance(study, trials),
         "<h2>Each hyperparameter against the value</h2>",
         _figures(
             [
@@ -68,9 +69,9 @@ def write_report(study: Study, path: str | os.PathLike[str], *, top: int = 20) -
         "<h2>Learning curves</h2>",
         _figures([plots.learning_curves_plot(trials)], empty="No trial reported a curve."),
         "<h2>Statuses and durations</h2>",
-        _durations(study),
+        _durations(trials),
         _figures([plots.durations_plot(trials)]),
-        _failures(study),
+        _failures(trials),
     ]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -112,16 +113,15 @@ def _rows(pairs: list[tuple[str, Any]]) -> str:
     return f"<table>{body}</table>"
 
 
-def _summary(study: Study) -> str:
-    trials = study.trials
+def _summary(study: Study, trials: list[TrialRecord]) -> str:
     ok = metrics.ok_trials(trials)
-    counts = study.status_counts()
+    counts = status_counts(trials)
     pairs: list[tuple[str, Any]] = [
         ("direction", _e(study.direction)),
         ("trials", _e(", ".join(f"{k} {v}" for k, v in sorted(counts.items())))),
     ]
     if ok:
-        best = study.best
+        best = rank_trials(trials, study.direction)[0]  # what study.best is, without a re-read
         pairs += [
             ("best value", f"{_fmt(best.value)} (trial {best.number})"),
             ("best config", _e(dict(best.config))),
@@ -151,8 +151,8 @@ def _summary(study: Study) -> str:
     return "<h2>Summary</h2>" + _rows(pairs)
 
 
-def _robustness(study: Study) -> str:
-    check = metrics.robustness(full_budget(metrics.ok_trials(study.trials)), study.direction)
+def _robustness(study: Study, trials: list[TrialRecord]) -> str:
+    check = metrics.robustness(full_budget(metrics.ok_trials(trials)), study.direction)
     if check is None:
         return ""
     pairs = [
@@ -164,8 +164,8 @@ def _robustness(study: Study) -> str:
     return "<h2>Robustness</h2>" + _rows(pairs) + notes
 
 
-def _importance(study: Study) -> str:
-    found = parameter_importance(study.trials, study.space)
+def _importance(study: Study, trials: list[TrialRecord]) -> str:
+    found = parameter_importance(trials, study.space)
     if found is None:
         return (
             "<h2>Parameter importance</h2>"
@@ -182,17 +182,17 @@ def _importance(study: Study) -> str:
     )
 
 
-def _durations(study: Study) -> str:
+def _durations(trials: list[TrialRecord]) -> str:
     rows = []
-    for status, count in sorted(study.status_counts().items()):
-        times = [t.duration for t in study.trials if t.status.value == status and t.duration]
+    for status, count in sorted(status_counts(trials).items()):
+        times = [t.duration for t in trials if t.status.value == status and t.duration]
         median = statistics.median(times) if times else None
         rows.append((status, f"{count} trials, median {_fmt(median)} s, total {sum(times):.1f} s"))
     return _rows(rows)
 
 
-def _failures(study: Study) -> str:
-    failed = [t for t in study.trials if t.error and t.status.value != "OK"][-10:]
+def _failures(trials: list[TrialRecord]) -> str:
+    failed = [t for t in trials if t.error and t.status.value != "OK"][-10:]
     if not failed:
         return ""
     body = "".join(
