@@ -27,6 +27,7 @@ import argparse
 import json
 import multiprocessing
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -292,8 +293,10 @@ def _plot(task: str, grid: np.ndarray, curves: dict, total: float, name: str) ->
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, (vals, _, _) in curves.items():
         finite = np.where(np.isfinite(vals), vals, np.nan)
-        median = np.nanmedian(finite, axis=0)
-        low, high = np.nanpercentile(finite, 25, axis=0), np.nanpercentile(finite, 75, axis=0)
+        with warnings.catch_warnings():  # before any full-budget trial a column is all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(finite, axis=0)
+            low, high = np.nanpercentile(finite, [25, 75], axis=0)
         ax.plot(grid / total, median, label=name)
         ax.fill_between(grid / total, low, high, alpha=0.15)
     ax.axvline(1 / 3, color="grey", linestyle=":", linewidth=1)
