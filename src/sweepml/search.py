@@ -64,6 +64,7 @@ def minimize(
     pruner: str | Pruner | None = None,
     n_workers: int = 1,
     executor: str | Executor = "auto",
+    cluster: Any = None,
     trial_timeout: float | None = None,
     trial_memory_mb: float | None = None,
     storage: Storage | str | os.PathLike[str] | None = None,
@@ -87,8 +88,11 @@ def minimize(
         pruner: ``"median"``, ``"asha"``, a ``Pruner``, or None: stops trials whose reported
             curve (``trial.report``) lags, when the objective asks ``trial.should_prune()``.
         n_workers: trials run at once.
-        executor: ``"auto"`` (serial for one worker without limits, else local processes),
-            ``"serial"``, ``"local"``, or an Executor.
+        executor: ``"auto"`` (serial for one worker without limits, else local processes; Dask
+            when ``cluster`` is given), ``"serial"``, ``"local"``, ``"dask"``, or an Executor.
+        cluster: for Dask: a scheduler address (``"tcp://host:8786"``) or a
+            ``distributed.Client``; None with ``executor="dask"`` starts a LocalCluster of
+            ``n_workers`` processes. With a cluster, every worker thread runs trials.
         trial_timeout: seconds a trial may run before it is killed (TIMEOUT).
         trial_memory_mb: MiB a trial may allocate beyond its starting size (MEMOUT).
         storage: None (in memory), a SQLite file path, or a Storage; an existing study resumes.
@@ -121,6 +125,7 @@ def minimize(
         pruner=pruner,
         n_workers=n_workers,
         executor=executor,
+        cluster=cluster,
         trial_timeout=trial_timeout,
         trial_memory_mb=trial_memory_mb,
         storage=storage,
@@ -142,6 +147,7 @@ def maximize(
     pruner: str | Pruner | None = None,
     n_workers: int = 1,
     executor: str | Executor = "auto",
+    cluster: Any = None,
     trial_timeout: float | None = None,
     trial_memory_mb: float | None = None,
     storage: Storage | str | os.PathLike[str] | None = None,
@@ -162,6 +168,7 @@ def maximize(
         pruner=pruner,
         n_workers=n_workers,
         executor=executor,
+        cluster=cluster,
         trial_timeout=trial_timeout,
         trial_memory_mb=trial_memory_mb,
         storage=storage,
@@ -239,6 +246,7 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
         n_workers=n_workers,
         owner=owner,
         needs_limits=limits != TrialLimits(None, None),
+        cluster=kw["cluster"],
     )
     name = kw["study_name"] if kw["study_name"] is not None else _default_name(objective)
     if not isinstance(name, str) or not name:
@@ -386,6 +394,7 @@ class _SearchLoop:
             label=self.study.name,
         )
         self.executor.start(self.runner)
+        self.n_workers = self.executor.n_workers  # a cluster reports how many trials it runs
         try:
             while True:
                 if any(callback.should_stop(self.study) for callback in self.callbacks):
@@ -409,6 +418,7 @@ class _SearchLoop:
             raise
         finally:
             self._cancel("The search stopped before this trial finished.")
+            self.executor.shutdown()
             progress.update(
                 done=self.n_finished, best=self._best_value(), failed=self.n_failed, force=True
             )

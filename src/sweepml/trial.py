@@ -24,6 +24,7 @@ class TrialStatus(enum.StrEnum):
     TIMEOUT = "TIMEOUT"  #: killed after its wall-clock limit
     MEMOUT = "MEMOUT"  #: over its memory limit, or raised MemoryError
     CRASHED = "CRASHED"  #: its worker process died (segfault, os._exit, a signal)
+    LOST = "LOST"  #: its cluster worker died every time it was tried (see max_retries)
     PRUNED = "PRUNED"  #: stopped early on purpose from its intermediate values
     INTERRUPTED = "INTERRUPTED"  #: cancelled (Ctrl-C, end of the time budget, a driver crash)
 

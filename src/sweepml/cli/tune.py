@@ -46,6 +46,12 @@ def add_parser(commands: Any) -> None:
         "--patience", type=int, metavar="K", help="stop after K trials without improvement"
     )
     parser.add_argument("--workers", type=int, default=1, metavar="W", help="parallel trials")
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run trials on the Dask scheduler at ADDRESS (tcp://host:8786); every worker "
+        "thread runs trials (needs sweepml[dask])",
+    )
     parser.add_argument("--trial-timeout", type=float, metavar="S", help="seconds per trial")
     parser.add_argument("--trial-memory", type=float, metavar="MB", help="MiB per trial")
     parser.add_argument("--storage", metavar="DB", help="SQLite file for the record")
@@ -117,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
     from sweepml.cli.show import print_study
 
     objective = load_objective(args.target)
+    if args.cluster:  # ship the objective's file with it: workers need not have it
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[objective.__module__])
     space = Space.from_file(args.space)
     strategy: str | Strategy = args.strategy
     if args.strategy in MULTI_FIDELITY:
@@ -127,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         space,
         strategy=strategy,
         pruner=args.pruner,
+        cluster=args.cluster,
         n_trials=args.trials,
         time_budget=args.timeout,
         patience=args.patience,

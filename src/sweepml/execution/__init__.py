@@ -1,9 +1,9 @@
-"""Executors run trials: in the driver (``serial``) or in supervised worker processes.
-
-``local`` is the one-process-per-trial supervisor; more engines plug in as ``Executor`` classes.
-"""
+"""Executors run trials: in the driver (``serial``), in supervised worker processes (``local``,
+one process per trial) or on a Dask cluster (``dask``, imported only when asked for)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sweepml.exceptions import InvalidParameterError
 from sweepml.execution.base import Executor
@@ -12,14 +12,28 @@ from sweepml.execution.serial import SerialExecutor
 
 __all__ = ["EXECUTOR_NAMES", "Executor", "LocalExecutor", "SerialExecutor", "make_executor"]
 
-EXECUTOR_NAMES = ("auto", "serial", "local")
+EXECUTOR_NAMES = ("auto", "serial", "local", "dask")
 
 
 def make_executor(
-    spec: str | Executor, *, n_workers: int, needs_limits: bool, owner: str = "minimize"
+    spec: str | Executor,
+    *,
+    n_workers: int,
+    needs_limits: bool,
+    owner: str = "minimize",
+    cluster: Any = None,
 ) -> Executor:
-    """Resolve ``executor=`` of minimize: "auto" is serial for one worker without per-trial limits
-    (no overhead, easiest to debug) and local worker processes otherwise."""
+    """Resolve ``executor=`` of minimize: "auto" is Dask when a ``cluster`` is given, serial for
+    one worker without per-trial limits (no overhead, easiest to debug), and local worker
+    processes otherwise."""
+    if cluster is not None and spec not in ("auto", "dask"):
+        raise InvalidParameterError(
+            f"The 'cluster' parameter of {owner} is for executor='dask'; got executor={spec!r}."
+        )
+    if spec == "dask" or (spec == "auto" and cluster is not None):
+        from sweepml.execution.dask import DaskExecutor
+
+        return DaskExecutor(cluster, n_workers=n_workers)
     if isinstance(spec, Executor):
         if needs_limits and not spec.enforces_limits:
             raise InvalidParameterError(

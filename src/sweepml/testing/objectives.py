@@ -67,3 +67,12 @@ def hartmann6_space() -> Space:
 def sphere(config: Mapping[str, Any]) -> float:
     """Sum of squares of every numeric entry; minimum 0 at the origin."""
     return float(sum(v * v for v in config.values() if isinstance(v, int | float)))
+
+
+def slow_sphere(config: Mapping[str, Any]) -> float:
+    """``sphere`` after sleeping ``config["sleep"]`` seconds (default 0.3): a trial that is
+    still running when a test kills its worker."""
+    import time
+
+    time.sleep(float(config.get("sleep", 0.3)))
+    return sphere({k: v for k, v in config.items() if k != "sleep"})
