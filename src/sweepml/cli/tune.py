@@ -12,6 +12,7 @@ from typing import Any
 
 from sweepml.cli import CommandFailed
 from sweepml.exceptions import InvalidParameterError
+from sweepml.execution.hpc import WalltimeGuard
 from sweepml.search import maximize, minimize
 from sweepml.space import Int, Space
 from sweepml.space.parse import fidelity_from_file
@@ -51,6 +52,16 @@ def add_parser(commands: Any) -> None:
         metavar="ADDRESS",
         help="run trials on the Dask scheduler at ADDRESS (tcp://host:8786); every worker "
         "thread runs trials (needs sweepml[dask])",
+    )
+    parser.add_argument(
+        "--walltime",
+        metavar="HH:MM:SS",
+        help="stop --walltime-margin seconds before this much time has passed (the batch job's "
+        "walltime), so that the next job resumes cleanly; inside a SLURM job the job's end is "
+        "used when this is 'job'",
+    )
+    parser.add_argument(
+        "--walltime-margin", type=float, default=300, metavar="S", help="default: 300"
     )
     parser.add_argument("--trial-timeout", type=float, metavar="S", help="seconds per trial")
     parser.add_argument("--trial-memory", type=float, metavar="MB", help="MiB per trial")
@@ -138,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=strategy,
         pruner=args.pruner,
         cluster=args.cluster,
+        callbacks=_walltime_guard(args),
         n_trials=args.trials,
         time_budget=args.timeout,
         patience=args.patience,
@@ -173,3 +185,10 @@ def _with_fidelity(args: argparse.Namespace, space: Space) -> tuple[Space, Strat
         space = Space({k: v for k, v in space.items() if k != entry.name})
     cls = MULTI_FIDELITY[args.strategy]
     return space, cls(min_budget=low, max_budget=high, eta=args.eta)  # type: ignore[call-arg]
+
+
+def _walltime_guard(args: argparse.Namespace) -> list[WalltimeGuard]:
+    if args.walltime is None:
+        return []
+    walltime = None if args.walltime == "job" else args.walltime
+    return [WalltimeGuard(walltime=walltime, margin=args.walltime_margin)]

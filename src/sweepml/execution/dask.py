@@ -189,7 +189,7 @@ class DaskExecutor(Executor):
                     n_workers=self.n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # any free port: never clash with a running one
                 )
             self._owned.append(local)
             client = distributed.Client(local)
