@@ -138,7 +138,8 @@ def test_auto_executor_choice_and_serial_limits():
         make_executor("serial", n_workers=1, needs_limits=True)
     with pytest.raises(InvalidParameterError, match="'n_workers' parameter of minimize must be 1"):
         make_executor("serial", n_workers=2, needs_limits=False)
-    with pytest.raises(InvalidParameterError, match=r"one of \['auto', 'serial', 'local', 'dask'\]"):
+    names = r"one of \['auto', 'serial', 'local', 'dask'\]"
+    with pytest.raises(InvalidParameterError, match=names):
         make_executor("threads", n_workers=1, needs_limits=False)
 
 
