@@ -24,20 +24,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import cross_val_score
 
 import sweepml
 from sweepml.execution.base import Executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.testing.objectives import sphere
 
-
 # -- (a) real workers ---------------------------------------------------------------------------
-def forest(config: dict) -> float:
-    from sklearn.datasets import load_digits
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.model_selection import cross_val_score
+DIGITS = load_digits(return_X_y=True)
 
-    x, y = load_digits(return_X_y=True)
+
+def forest(config: dict) -> float:
+    """A random forest, 3-fold cross-validated on digits (imports and data are loaded once, at
+    module level, as a user's script does, so that forked trials inherit them)."""
+    x, y = DIGITS
     model = RandomForestClassifier(n_estimators=config["trees"], max_depth=config["depth"],
                                    n_jobs=1, random_state=0)  # fmt: skip
     return float(cross_val_score(model, x, y, cv=3).mean())
