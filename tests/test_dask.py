@@ -156,7 +156,10 @@ def test_a_local_cluster_runs_closures_and_batches_cheap_trials():
     from sweepml.execution.dask import DaskExecutor
 
     offset = 1.0
-    study = sweepml.minimize(lambda c: (c["x"] - offset) ** 2, SPACE, strategy="random",
-                             n_trials=20, executor=DaskExecutor(n_workers=2, batch_size=4),
-                             seed=0, show_progress=False)  # fmt: skip
-    assert study.status_counts() == {"OK": 20}
+    executor = DaskExecutor(n_workers=2, batch_size=4)
+    for n_trials in (20, 8):  # one executor object serves two searches, each its own cluster
+        study = sweepml.minimize(lambda c: (c["x"] - offset) ** 2, SPACE, strategy="random",
+                                 n_trials=n_trials, executor=executor, seed=0,
+                                 show_progress=False)  # fmt: skip
+        assert study.status_counts() == {"OK": n_trials}
+        assert executor.n_workers == 2 * 4  # 2 single-threaded workers, 4 trials per task

@@ -149,6 +149,7 @@ class DaskExecutor(Executor):
                 f"{max_retries!r}."
             )
         self.cluster, self.batch_size, self.max_retries = cluster, batch_size, max_retries
+        self._local_workers = n_workers  # n_workers becomes the cluster's slots once started
         self._client: Any = None
         self._owned: list[Any] = []  # what we started and must close: client, LocalCluster
         self._runner_future: Any = None
@@ -164,18 +165,22 @@ class DaskExecutor(Executor):
             raise InvalidParameterError(
                 "executor='dask' needs Dask: pip install 'sweepml[dask]'."
             ) from None
-        blob = _pickled(runner)
-        self._client = self._connect(distributed)
-        self.address = self._client.scheduler.address
-        threads = sum(self._client.nthreads().values())
-        if threads < 1:
-            raise SweepmlError(f"The Dask cluster at {self.address} has no workers.")
-        self.n_workers = threads * self.batch_size
-        self._check_workers(runner)
         import hashlib
 
-        shipped = (hashlib.sha1(blob).hexdigest(), blob)
-        self._runner_future = self._client.scatter(shipped, broadcast=True, hash=False)
+        blob = _pickled(runner)
+        self._client = self._connect(distributed)
+        try:
+            self.address = self._client.scheduler.address
+            threads = sum(self._client.nthreads().values())
+            if threads < 1:
+                raise SweepmlError(f"The Dask cluster at {self.address} has no workers.")
+            self.n_workers = threads * self.batch_size
+            self._check_workers(runner)
+            shipped = (hashlib.sha1(blob).hexdigest(), blob)
+            self._runner_future = self._client.scatter(shipped, broadcast=True, hash=False)
+        except BaseException:
+            self.shutdown()  # close what we opened before the search could start
+            raise
         logger.info("Dask cluster at %s: %d worker threads.", self.address, threads)
 
     def _connect(self, distributed: Any) -> Any:
@@ -186,7 +191,7 @@ class DaskExecutor(Executor):
         if self.cluster is None:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 local = distributed.LocalCluster(
-                    n_workers=self.n_workers,
+                    n_workers=self._local_workers,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",  # any free port: never clash with a running one
