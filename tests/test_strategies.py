@@ -405,3 +405,24 @@ def test_a_resumed_hyperband_promotes_from_the_brackets_it_rebuilt(tmp_path):
     best3 = sorted(t.config["x"] for t in first)[:3]
     assert [t.budget for t in resumed] == [3, 3, 3]
     assert sorted(t.config["x"] for t in resumed) == best3
+
+
+def test_tpe_bounds_the_history_it_models_and_keeps_the_best():
+    space = Space({"x": Float(-1.0, 1.0), "y": Float(-1.0, 1.0)})
+    strategy = TPE(max_history=40)
+    strategy.bind(space, seed=0)
+    early = [strategy.ask() for _ in range(5)]  # asked before the rebuilds, told after
+    history = []
+    for _ in range(200):
+        s = strategy.ask()
+        loss = s.config["x"] ** 2 + s.config["y"] ** 2
+        history.append(loss)
+        strategy.tell(s, Outcome(TrialStatus.OK, loss))
+    assert strategy._rebuilds >= 1
+    modelled = [t.value for t in strategy._study.trials if t.value is not None]
+    assert len(modelled) <= 60  # 1.5 x max_history
+    assert min(history) in modelled  # the best trials stay in the model
+    for s in early:
+        strategy.tell(s, Outcome(TrialStatus.OK, 0.5))
+    assert not strategy.pending
+    space.validate(strategy.ask().config)

@@ -11,6 +11,7 @@ keeps parallel workers from being handed the same region. Replayed history enter
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -83,19 +84,34 @@ def _suggest_into(trial: optuna.Trial, space: Space, config: dict[str, Any]) -> 
 
 
 class OptunaStrategy(Strategy):
-    """Adapter base: subclasses build the Optuna sampler in ``_make_sampler``."""
+    """Adapter base: subclasses build the Optuna sampler in ``_make_sampler``.
 
-    def _make_sampler(self, space: Space) -> optuna.samplers.BaseSampler:
+    ``max_history`` bounds what the sampler sees: once the study holds 1.5x that many finished
+    trials, it is rebuilt from the best quarter of ``max_history`` and the most recent rest. An
+    Optuna TPE ask walks every trial in Python, so without a bound the driver's cost per ask
+    grows with the search until it, not the workers, sets the pace (benchmarks/RESULTS.md).
+    """
+
+    max_history: int | None = None
+
+    def _make_sampler(self, space: Space, seed: int | None) -> optuna.samplers.BaseSampler:
         raise NotImplementedError
 
-    def _setup(self, space: Space) -> None:
+    def _new_study(self) -> optuna.Study:
         import optuna
 
+        seed = None if self.seed is None else self.seed + self._rebuilds
         with _quiet_optuna():
-            self._study = optuna.create_study(
-                sampler=self._make_sampler(space), direction="minimize"
+            return optuna.create_study(
+                sampler=self._make_sampler(self.space, seed), direction="minimize"
             )
-        self._trials: dict[int, optuna.Trial] = {}
+
+    def _setup(self, space: Space) -> None:
+        self._rebuilds = 0
+        self._study = self._new_study()
+        self._in_study = 0  # finished trials in the current study
+        self._finished: list[optuna.trial.FrozenTrial] = []
+        self._trials: dict[int, tuple[optuna.Study, optuna.Trial]] = {}
 
     def _ask(self) -> Suggestion:
         with _quiet_optuna():
@@ -104,27 +120,53 @@ class OptunaStrategy(Strategy):
             _suggest_into(trial, self.space, config)
         suggestion = self._suggest(config)
         assert suggestion.id is not None
-        self._trials[suggestion.id] = trial
+        self._trials[suggestion.id] = (self._study, trial)
         return suggestion
 
     def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
         from optuna.trial import TrialState, create_trial
 
-        trial = self._trials.pop(suggestion.id, None) if suggestion.id is not None else None
+        asked = self._trials.pop(suggestion.id, None) if suggestion.id is not None else None
         if outcome.ok:
             state, value = TrialState.COMPLETE, outcome.loss
         elif outcome.status is TrialStatus.PRUNED:
             state, value = TrialState.PRUNED, None
         else:
             state, value = TrialState.FAIL, None
+        frozen = None
+        if outcome.status.finished:
+            params, dists = _distributions(self.space, suggestion.config)
+            frozen = create_trial(state=state, value=value, params=params, distributions=dists)
         with _quiet_optuna():
-            if trial is not None:
-                self._study.tell(trial, value, state=state)
-            elif outcome.status.finished:
-                params, dists = _distributions(self.space, suggestion.config)
-                self._study.add_trial(
-                    create_trial(state=state, value=value, params=params, distributions=dists)
-                )
+            if asked is not None:
+                study, trial = asked
+                study.tell(trial, value, state=state)
+                if study is not self._study and frozen is not None:  # asked before a rebuild
+                    self._study.add_trial(frozen)
+            elif frozen is not None:
+                self._study.add_trial(frozen)
+        if frozen is not None:
+            self._finished.append(frozen)
+            self._in_study += 1
+            if self.max_history is not None and self._in_study > 1.5 * self.max_history:
+                self._rebuild(self.max_history)
+
+    def _rebuild(self, size: int) -> None:
+        """A fresh sampler study holding the best quarter of ``size`` and the most recent rest.
+
+        Trials asked before the rebuild are told to their own study and added to this one."""
+        ranked = sorted(
+            (t for t in self._finished if t.value is not None),
+            key=lambda t: t.value if t.value is not None else math.inf,
+        )
+        best = ranked[: size // 4]
+        chosen = {id(t) for t in best}
+        recent = [t for t in self._finished if id(t) not in chosen][-(size - len(best)) :]
+        self._rebuilds += 1
+        self._study = self._new_study()
+        with _quiet_optuna():
+            self._study.add_trials(best + recent)
+        self._in_study = len(best) + len(recent)
 
 
 @register_strategy("tpe")
@@ -139,8 +181,8 @@ class TPE(OptunaStrategy):
     results so that parallel workers spread out.
 
     Example:
-        >>> TPE(n_startup_trials=20)
-        TPE(n_startup_trials=20, n_ei_candidates=24, multivariate=None, constant_liar=True)
+        >>> TPE(n_startup_trials=20).max_history
+        1000
     """
 
     def __init__(
@@ -150,14 +192,16 @@ class TPE(OptunaStrategy):
         n_ei_candidates: int = 24,
         multivariate: bool | None = None,
         constant_liar: bool = True,
+        max_history: int | None = 1000,
     ) -> None:
         super().__init__()
         self.n_startup_trials = check_int("TPE", "n_startup_trials", n_startup_trials, minimum=0)
         self.n_ei_candidates = check_int("TPE", "n_ei_candidates", n_ei_candidates, minimum=1)
         self.multivariate = check_bool("TPE", "multivariate", multivariate, optional=True)
         self.constant_liar = check_bool("TPE", "constant_liar", constant_liar)
+        self.max_history = check_int("TPE", "max_history", max_history, minimum=8, optional=True)
 
-    def _make_sampler(self, space: Space) -> optuna.samplers.BaseSampler:
+    def _make_sampler(self, space: Space, seed: int | None) -> optuna.samplers.BaseSampler:
         import optuna
 
         conditional = any(isinstance(p, Choice) and p.conditional for p in space.values())
@@ -168,7 +212,7 @@ class TPE(OptunaStrategy):
             multivariate=joint,
             group=joint and conditional,
             constant_liar=self.constant_liar,
-            seed=self.seed,
+            seed=seed,
         )
 
 
@@ -189,13 +233,13 @@ class CMAES(OptunaStrategy):
         self.n_startup_trials = check_int("CMAES", "n_startup_trials", n_startup_trials, minimum=0)
         self.popsize = check_int("CMAES", "popsize", popsize, minimum=2, optional=True)
 
-    def _make_sampler(self, space: Space) -> optuna.samplers.BaseSampler:
+    def _make_sampler(self, space: Space, seed: int | None) -> optuna.samplers.BaseSampler:
         import optuna
 
         return optuna.samplers.CmaEsSampler(
             n_startup_trials=self.n_startup_trials,
             popsize=self.popsize,
-            seed=self.seed,
-            independent_sampler=optuna.samplers.RandomSampler(seed=self.seed),
+            seed=seed,
+            independent_sampler=optuna.samplers.RandomSampler(seed=seed),
             warn_independent_sampling=False,
         )
