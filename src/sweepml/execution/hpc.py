@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sweepml.callbacks import SearchCallback
@@ -20,7 +21,14 @@ from sweepml.exceptions import InvalidParameterError, SweepmlError
 if TYPE_CHECKING:
     from sweepml.study import Study
 
-__all__ = ["SYSTEMS", "WalltimeGuard", "batch_cluster", "job_script", "parse_walltime"]
+__all__ = [
+    "SYSTEMS",
+    "WalltimeGuard",
+    "WorkerJob",
+    "batch_cluster",
+    "job_script",
+    "parse_walltime",
+]
 
 #: batch system -> (dask-jobqueue class name, the command that submits a job)
 SYSTEMS = {"slurm": ("SLURMCluster", "sbatch"), "pbs": ("PBSCluster", "qsub")}
@@ -41,74 +49,62 @@ def _cluster_class(system: str) -> tuple[Any, str]:
     return getattr(dask_jobqueue, class_name), command
 
 
-def _make(
-    system: str,
-    *,
-    cores: int,
-    memory: str,
-    walltime: str,
-    queue: str | None,
-    account: str | None,
-    job_extra: list[str],
-    python: str | None,
-) -> Any:
+@dataclass(frozen=True)
+class WorkerJob:
+    """One batch job of Dask workers: ``cores`` single-threaded workers (one trial per core),
+    its memory, walltime and where it runs (``queue``, ``account``, extra ``job_extra``
+    directives such as ``--gres=gpu:1``, the workers' ``python``)."""
+
+    cores: int
+    memory: str
+    walltime: str
+    queue: str | None = None
+    account: str | None = None
+    job_extra: tuple[str, ...] = ()
+    python: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "job_extra", tuple(self.job_extra or ()))
+        parse_walltime(self.walltime)  # the same check for every batch system
+
+
+def _make(system: str, job: WorkerJob) -> Any:
     cls, _ = _cluster_class(system)
-    parse_walltime(walltime)  # the same check for both systems
     options: dict[str, Any] = {
-        "cores": cores,
-        "processes": cores,  # one single-threaded worker per core: one trial per core
-        "memory": memory,
-        "walltime": walltime,
-        "queue": queue,
-        "account": account,
-        "job_extra_directives": job_extra,
+        "cores": job.cores,
+        "processes": job.cores,
+        "memory": job.memory,
+        "walltime": job.walltime,
+        "queue": job.queue,
+        "account": job.account,
+        "job_extra_directives": list(job.job_extra),
         "scheduler_options": {"dashboard_address": ":0"},
     }
-    if python:
-        options["python"] = python
+    if job.python:
+        options["python"] = job.python
     import dask
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # our retry policy
         return cls(**options)
 
 
-def job_script(
-    system: str,
-    *,
-    cores: int,
-    memory: str,
-    walltime: str,
-    queue: str | None = None,
-    account: str | None = None,
-    job_extra: list[str] | None = None,
-    python: str | None = None,
-) -> str:
-    """The batch script one worker job would run, without submitting anything.
+def job_script(system: str, **job: Any) -> str:
+    """The batch script one worker job would run, without submitting anything; ``job`` holds
+    the fields of ``WorkerJob``.
 
     Example:
         >>> script = job_script("slurm", cores=8, memory="16GB", walltime="02:00")  # doctest: +SKIP
     """
-    cluster = _make(system, cores=cores, memory=memory, walltime=walltime, queue=queue,
-                    account=account, job_extra=list(job_extra or []), python=python)  # fmt: skip
+    cluster = _make(system, WorkerJob(**job))
     try:
         return str(cluster.job_script())
     finally:
         cluster.close()
 
 
-def batch_cluster(
-    system: str,
-    *,
-    jobs: int,
-    cores: int,
-    memory: str,
-    walltime: str,
-    queue: str | None = None,
-    account: str | None = None,
-    job_extra: list[str] | None = None,
-    python: str | None = None,
-) -> Any:
-    """A dask-jobqueue cluster of ``jobs`` batch jobs, each running ``cores`` one-thread workers.
+def batch_cluster(system: str, *, jobs: int, **job: Any) -> Any:
+    """A dask-jobqueue cluster of ``jobs`` batch jobs described by ``job`` (``WorkerJob``'s
+    fields: cores, memory, walltime, queue, account, job_extra, python).
 
     Raises a clear error when the batch system's submit command (``sbatch``, ``qsub``) is not on
     this machine (dask-jobqueue would only log the failed submission and wait for workers that
@@ -120,6 +116,7 @@ def batch_cluster(
         >>> sweepml.minimize(objective, space, n_trials=2000,
         ...                  cluster=distributed.Client(cluster))  # doctest: +SKIP
     """
+    spec = WorkerJob(**job)
     _, command = _cluster_class(system)
     if shutil.which(command) is None:
         raise SweepmlError(
@@ -129,8 +126,7 @@ def batch_cluster(
         )
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise InvalidParameterError(f"The 'jobs' parameter must be an int >= 1; got {jobs!r}.")
-    cluster = _make(system, cores=cores, memory=memory, walltime=walltime, queue=queue,
-                    account=account, job_extra=list(job_extra or []), python=python)  # fmt: skip
+    cluster = _make(system, spec)
     cluster.scale(jobs=jobs)
     return cluster
 
