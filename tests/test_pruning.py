@@ -27,6 +27,7 @@ def test_pruners_stop_lagging_trials_and_keep_the_good_ones(pruner):
     ok = [t for t in trials if t.status is TrialStatus.OK]
     assert pruned and ok
     assert all(len(t.intermediate) < 20 for t in pruned)
+    assert all(t.error.startswith("Stopped by the pruner after step") for t in pruned)
     # whatever was pruned lagged the trial that ended best
     best_rate = study.best.config["rate"]
     assert all(t.config["rate"] < best_rate for t in pruned)

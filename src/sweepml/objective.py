@@ -130,8 +130,9 @@ class ObjectiveRunner:
         try:
             returned = self.objective(dict(task.config), **kwargs)
         except TrialPruned:
-            last = curve[-1][1] if curve else None
-            return TrialResult(task.number, TrialStatus.PRUNED, last, {}, tuple(curve))
+            step, last = curve[-1] if curve else (None, None)
+            why = f"Stopped by the pruner after step {step} (reported {last!r})."
+            return TrialResult(task.number, TrialStatus.PRUNED, last, {}, tuple(curve), why)
         except MemoryError:
             return TrialResult(
                 task.number, TrialStatus.MEMOUT, intermediate=tuple(curve), error=_traceback()
