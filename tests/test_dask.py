@@ -36,6 +36,7 @@ class Cluster:
         # a killed worker must surface at once (KilledWorker), so that our retry policy decides
         self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
         self.tmp = tmp
+        self.logs = []
         self.scheduler = self._spawn(
             "scheduler", [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
                           str(self.port), "--no-dashboard"])  # fmt: skip
@@ -45,6 +46,7 @@ class Cluster:
 
     def _spawn(self, name, args):
         log = (self.tmp / f"{name}.log").open("w")
+        self.logs.append(log)
         return subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def add_worker(self, i):
@@ -57,6 +59,8 @@ class Cluster:
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=30)
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture
