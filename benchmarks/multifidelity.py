@@ -252,12 +252,12 @@ def table(task: str, runs: list[dict], full_evals: int, name: str) -> str:
     total = full_evals * full
     grid = np.linspace(0, total, 401)
     curves = {}
-    for name in STRATEGIES:
-        mine = [r for r in runs if r["strategy"] == name]
+    for strategy in STRATEGIES:
+        mine = [r for r in runs if r["strategy"] == strategy]
         if mine:
             vals = np.array([anytime(r, grid, full)[0] for r in mine])
             tests = np.array([anytime(r, grid, full)[1] for r in mine])
-            curves[name] = (vals, tests, mine)
+            curves[strategy] = (vals, tests, mine)
     target = float(np.median(curves["random"][0][:, -1]))
     lines = [
         f"Task {task}. Compute per run: {full_evals} x {full} = {total} {UNITS[task]}; "
@@ -269,14 +269,14 @@ def table(task: str, runs: list[dict], full_evals: int, name: str) -> str:
         "wall s / run |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, (vals, tests, mine) in curves.items():
+    for strategy, (vals, tests, mine) in curves.items():
         median = np.median(vals, axis=0)
         hit = np.nonzero(median <= target)[0]
         share = f"{grid[hit[0]] / total:.2f}" if len(hit) else "not reached"
         third = grid <= total / 3
         per_seed = int(np.sum(np.min(np.where(third, vals, np.inf), axis=1) <= target))
         lines.append(
-            f"| {name} | {np.median([len(r['trials']) for r in mine]):.0f} | "
+            f"| {strategy} | {np.median([len(r['trials']) for r in mine]):.0f} | "
             f"{np.median(vals[:, -1]):.4f} | {np.median(tests[:, -1]):.4f} | {share} | "
             f"{per_seed}/{len(mine)} | {np.median([r['seconds'] for r in mine]):.0f} |"
         )
@@ -291,13 +291,13 @@ def _plot(task: str, grid: np.ndarray, curves: dict, total: float, name: str) ->
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, (vals, _, _) in curves.items():
+    for strategy, (vals, _, _) in curves.items():
         finite = np.where(np.isfinite(vals), vals, np.nan)
         with warnings.catch_warnings():  # before any full-budget trial a column is all NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             median = np.nanmedian(finite, axis=0)
             low, high = np.nanpercentile(finite, [25, 75], axis=0)
-        ax.plot(grid / total, median, label=name)
+        ax.plot(grid / total, median, label=strategy)
         ax.fill_between(grid / total, low, high, alpha=0.15)
     ax.axvline(1 / 3, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel(f"compute used (share of the total, in {UNITS[task]})")
