@@ -1,0 +1,130 @@
+"""Train and evaluate a network with epochs as the budget.
+
+AdamW with a cosine schedule over the epochs; on CUDA automatic mixed precision and
+channels_last; on CPU deterministic for a seed (same seed, same machine: same weights). Every
+epoch's validation accuracy is reported to the trial (so pruners and reports see the curve);
+parameters and FLOPs (one forward pass of one sample, PyTorch's FlopCounterMode) are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from sweepml.exceptions import TrialPruned
+from sweepml.nas.build import count_parameters
+
+__all__ = ["Fit", "ImageData", "train"]
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Tensors of a train/validation split: images N x C x H x W (float), labels N (int64)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_val.max()).item()) + 1
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What training measured; ``as_metrics()`` is what an objective returns."""
+
+    val_accuracy: float
+    train_accuracy: float
+    epochs: int
+    parameters: int
+    flops: int
+    seconds: float
+
+    def as_metrics(self) -> dict[str, Any]:
+        return {
+            "value": self.val_accuracy,
+            "train_value": self.train_accuracy,
+            "epochs": self.epochs,
+            "parameters": self.parameters,
+            "flops": self.flops,
+            "train_seconds": self.seconds,
+        }
+
+
+def _flops(model: nn.Module, sample: torch.Tensor) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(sample)
+    return int(counter.get_total_flops())
+
+
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1024) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            logits = model(x[start : start + batch])
+            correct += int((logits.argmax(dim=1) == y[start : start + batch]).sum())
+    return correct / max(len(x), 1)
+
+
+def train(
+    model: nn.Module,
+    data: ImageData,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    trial: Any = None,
+) -> Fit:
+    """Train ``model`` for ``epochs`` and measure it; with a ``trial``, report each epoch's
+    validation accuracy and stop with ``TrialPruned`` when its pruner says so."""
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    target = torch.device(device)
+    cuda = target.type == "cuda"
+    model = model.to(target)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    x_train, y_train = data.x_train.to(target), data.y_train.to(target)
+    x_val, y_val = data.x_val.to(target), data.y_val.to(target)
+    flops = _flops(model, x_train[:1])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
+    steps = max(epochs * ((len(x_train) + batch_size - 1) // batch_size), 1)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(x_train), generator=generator).to(target)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(target.type, enabled=cuda):
+                loss = nn.functional.cross_entropy(model(x_train[batch]), y_train[batch])
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            schedule.step()
+        if trial is not None:
+            trial.report(epoch, _accuracy(model, x_val, y_val))
+            if trial.should_prune():
+                raise TrialPruned()
+    return Fit(
+        val_accuracy=_accuracy(model, x_val, y_val),
+        train_accuracy=_accuracy(model, x_train, y_train),
+        epochs=epochs,
+        parameters=count_parameters(model),
+        flops=flops,
+        seconds=time.perf_counter() - started,
+    )
