@@ -74,3 +74,20 @@ def test_a_nas_search_with_epochs_as_the_budget_records_failures_and_curves():
     assert all(t.metrics["parameters"] > 0 and t.metrics["flops"] > 0 for t in ok)
     failed = [t for t in study.trials if t.status is sweepml.TrialStatus.FAILED]
     assert all("below one pixel" in t.error for t in failed)
+
+
+def test_cuda_out_of_memory_becomes_a_memout_and_a_missing_gpu_is_named(monkeypatch):
+    data = digits(60)
+    model = build({"dense": [8], "activation": "relu", "dropout": 0.0}, (1, 8, 8), 10, seed=0)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(model, "forward", out_of_memory)
+    with pytest.raises(MemoryError, match="CUDA out of memory while training"):
+        train(model, data, epochs=1)
+    if not torch.cuda.is_available():
+        with pytest.raises(sweepml.InvalidParameterError, match="sees no CUDA GPU"):
+            train(model, data, epochs=1, device="cuda")
+    with pytest.raises(sweepml.InvalidParameterError, match="'device' parameter of train"):
+        train(model, data, epochs=1, device="gpu0")

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sweepml.exceptions import TrialPruned
+from sweepml.exceptions import InvalidParameterError, TrialPruned
 from sweepml.nas.build import count_parameters
 
 __all__ = ["Fit", "ImageData", "train"]
@@ -89,9 +89,44 @@ def train(
 ) -> Fit:
     """Train ``model`` for ``epochs`` and measure it; with a ``trial``, report each epoch's
     validation accuracy and stop with ``TrialPruned`` when its pruner says so."""
+    target = _device(device)
+    try:
+        return _train(model, data, epochs, batch_size, learning_rate, seed, target, trial)
+    except torch.cuda.OutOfMemoryError as error:
+        # free what the trial held so the next trial on this GPU starts clean; MemoryError makes
+        # the trial MEMOUT in the record, and the search goes on
+        model.to("cpu")
+        torch.cuda.empty_cache()
+        raise MemoryError(f"CUDA out of memory while training: {error}") from None
+
+
+def _device(device: str) -> torch.device:
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise InvalidParameterError(
+            f"The 'device' parameter of train must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            f"device={device!r} was asked for, but PyTorch sees no CUDA GPU on this machine "
+            f"(torch {torch.__version__}); use device='cpu'."
+        )
+    return target
+
+
+def _train(
+    model: nn.Module,
+    data: ImageData,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    target: torch.device,
+    trial: Any,
+) -> Fit:
     torch.manual_seed(seed)
     started = time.perf_counter()
-    target = torch.device(device)
     cuda = target.type == "cuda"
     model = model.to(target)
     if cuda:
