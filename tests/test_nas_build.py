@@ -45,7 +45,7 @@ def test_skip_connections_add_inputs_and_the_mlp_space_builds():
     assert with_skip(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     mlp = build(mlp_space().default(), (1, 8, 8), 10)
     assert mlp(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
-    with pytest.raises(ArchitectureError, match="neither 'dense'"):
+    with pytest.raises(ArchitectureError, match="none of an MLP"):
         build({"x": 1}, (1, 8, 8), 10)
 
 
@@ -91,3 +91,19 @@ def test_cuda_out_of_memory_becomes_a_memout_and_a_missing_gpu_is_named(monkeypa
             train(model, data, epochs=1, device="cuda")
     with pytest.raises(sweepml.InvalidParameterError, match="'device' parameter of train"):
         train(model, data, epochs=1, device="gpu0")
+
+
+def test_sampled_nasnet_cells_build_run_and_train():
+    from sweepml.nas.nasnet import make_op
+    from sweepml.nas.spaces import NASNET_OPS, nasnet_space
+
+    for name in NASNET_OPS:  # every operation keeps channels; stride 2 halves the image
+        for stride, side in ((1, 8), (2, 4)):
+            out = make_op(name, 6, stride)(torch.zeros(1, 6, 8, 8))
+            assert out.shape == (1, 6, side, side), name
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        model = build(nasnet_space(3).sample(rng), (1, 8, 8), 10, seed=0, filters=8)
+        assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    fit = train(model, digits(150), epochs=1)
+    assert fit.parameters > 0 and fit.flops > 0 and 0 <= fit.val_accuracy <= 1

@@ -5,6 +5,6 @@ turns a config into a PyTorch module, a trainer evaluates it with epochs as the 
 ``sweepml.nas.train`` need PyTorch (``pip install 'sweepml[nas]'``).
 """
 
-from sweepml.nas.spaces import chain_space, mlp_space
+from sweepml.nas.spaces import chain_space, mlp_space, nasnet_space
 
-__all__ = ["chain_space", "mlp_space"]
+__all__ = ["chain_space", "mlp_space", "nasnet_space"]

@@ -1,9 +1,9 @@
 """Configs of the NAS spaces to PyTorch modules.
 
 ``build(config, input_shape, n_classes)`` recognizes the space by its parameters: ``dense`` for
-an MLP, ``h1``/``w1``/``f1`` for a chain. A chain whose reductions shrink the image below one
-pixel cannot be built; that raises ``ArchitectureError`` with the reason, so the trial is
-recorded FAILED and the search goes on.
+an MLP, ``h1``/``w1``/``f1`` for a chain, ``normal0_comb`` for NASNet cells. A chain whose
+reductions shrink the image below one pixel cannot be built; that raises ``ArchitectureError``
+with the reason, so the trial is recorded FAILED and the search goes on.
 """
 
 from __future__ import annotations
@@ -40,11 +40,23 @@ def build(
     n_classes: int,
     *,
     seed: int | None = None,
+    cells: int = 1,
+    filters: int = 16,
 ) -> nn.Module:
     """The network of ``config`` for inputs of ``input_shape`` (C, H, W) and ``n_classes``;
-    with a ``seed`` its initial weights are the same every time."""
+    with a ``seed`` its initial weights are the same every time. ``cells`` (N) and ``filters``
+    (F) size a NASNet: N normal cells around each of its two reduction cells, F stem channels."""
     if seed is not None:
         torch.manual_seed(seed)
+    if "normal0_comb" in config:
+        from sweepml.nas.nasnet import NASNet
+
+        if len(input_shape) != 3:
+            raise ArchitectureError(
+                f"A NASNet needs images (channels, height, width); got input shape "
+                f"{tuple(input_shape)}."
+            )
+        return NASNet(config, input_shape, n_classes, cells=cells, filters=filters)
     if "dense" in config:
         return _mlp(config, int(math.prod(input_shape)), n_classes)
     if "h1" in config:
@@ -55,8 +67,8 @@ def build(
             )
         return ChainNet(config, tuple(int(s) for s in input_shape), n_classes)
     raise ArchitectureError(
-        f"The config has neither 'dense' (an MLP) nor 'h1' (a chain); its keys are "
-        f"{sorted(config)}."
+        f"The config is none of an MLP ('dense'), a chain ('h1') or a NASNet ('normal0_comb'); "
+        f"its keys are {sorted(config)}."
     )
 
 

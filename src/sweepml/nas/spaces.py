@@ -17,7 +17,17 @@ from sweepml._validation import check_int
 from sweepml.exceptions import InvalidParameterError
 from sweepml.space import Choice, Float, Space
 
-__all__ = ["ACTIVATIONS", "FILTER_SIZES", "FILTERS", "REDUCTIONS", "chain_space", "mlp_space"]
+__all__ = [
+    "ACTIVATIONS",
+    "COMBINATIONS",
+    "FILTERS",
+    "FILTER_SIZES",
+    "NASNET_OPS",
+    "REDUCTIONS",
+    "chain_space",
+    "mlp_space",
+    "nasnet_space",
+]
 
 FILTER_SIZES = (1, 3, 5, 7)
 FILTERS = (24, 36, 48, 64)
@@ -88,3 +98,54 @@ def mlp_space(
             "dropout": Float(0.0, max_dropout),
         }
     )
+
+
+#: The 13 operations NASNet's controller chooses from (Zoph et al. 2018).
+NASNET_OPS = (
+    "identity",
+    "conv_1x7_7x1",
+    "avg_pool_3x3",
+    "max_pool_5x5",
+    "conv_1x1",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "sep_conv_7x7",
+    "conv_1x3_3x1",
+    "dil_conv_3x3",
+    "max_pool_3x3",
+    "max_pool_7x7",
+    "conv_3x3",
+)
+COMBINATIONS = ("add", "concat")
+
+
+def nasnet_space(blocks: int = 5, *, ops: Sequence[str] = NASNET_OPS) -> Space:
+    """NASNet's cell space: a normal and a reduction cell of ``blocks`` blocks each.
+
+    Block ``k`` of cell ``c`` (``normal`` or ``reduce``) picks two inputs ``{c}{k}_in1`` and
+    ``{c}{k}_in2`` among the cell's two inputs (0: the cell before the previous one, 1: the
+    previous cell) and the outputs of its earlier blocks (2, 3, ...), an operation for each
+    (``{c}{k}_op1``, ``{c}{k}_op2``, from ``ops``) and how to combine the two results
+    (``{c}{k}_comb``: add, or concatenate and project). Cells are stacked by the builder.
+
+    Example:
+        >>> len(nasnet_space(5).all_params)  # 2 cells x 5 blocks x 5 decisions
+        50
+    """
+    check_int("nasnet_space", "blocks", blocks, minimum=1)
+    unknown = sorted(set(ops) - set(NASNET_OPS))
+    if unknown or not ops:
+        raise InvalidParameterError(
+            f"The 'ops' parameter of nasnet_space must be a non-empty subset of "
+            f"{list(NASNET_OPS)}; got {list(ops)!r}."
+        )
+    params: dict[str, Choice] = {}
+    for cell in ("normal", "reduce"):
+        for k in range(blocks):
+            inputs = list(range(k + 2))
+            params[f"{cell}{k}_in1"] = Choice(inputs)
+            params[f"{cell}{k}_in2"] = Choice(inputs)
+            params[f"{cell}{k}_op1"] = Choice(list(ops))
+            params[f"{cell}{k}_op2"] = Choice(list(ops))
+            params[f"{cell}{k}_comb"] = Choice(list(COMBINATIONS))
+    return Space(params)
