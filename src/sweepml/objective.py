@@ -20,7 +20,7 @@ from typing import Any
 
 from sweepml._validation import is_real
 from sweepml.exceptions import InvalidParameterError, SweepmlError, TrialPruned
-from sweepml.pruners import PruneRule
+from sweepml.pruners import PruneRule, as_losses
 from sweepml.trial import TrialStatus
 
 __all__ = ["VALUE_KEY", "ObjectiveRunner", "Trial", "TrialResult", "TrialTask"]
@@ -75,8 +75,8 @@ class Trial:
         self.budget = task.budget
         self._reporter = reporter
         self._rule = task.prune_rule
-        self._sign = task.loss_sign
-        self._losses: list[tuple[int, float]] = []
+        self._minimizing = task.loss_sign > 0
+        self.curve: list[tuple[int, float]] = []  #: every (step, value) reported so far
         self._ended = False
 
     def report(self, step: int, value: float) -> None:
@@ -90,14 +90,15 @@ class Trial:
             raise InvalidParameterError(
                 f"trial.report takes (step: int, value: number); got ({step!r}, {value!r})."
             )
-        if math.isfinite(float(value)):
-            self._losses.append((int(step), self._sign * float(value)))
+        self.curve.append((int(step), float(value)))
         self._reporter(int(step), float(value))
 
     def should_prune(self) -> bool:
         """Whether the search's pruner (``minimize(pruner=...)``) wants this trial stopped after
         its last report; always False without a pruner. Raise ``sweepml.TrialPruned`` then."""
-        return self._rule is not None and self._rule.should_prune(self._losses)
+        if self._rule is None:
+            return False
+        return self._rule.should_prune(as_losses(self.curve, self._minimizing))
 
     def end(self) -> None:
         self._ended = True
@@ -115,14 +116,9 @@ class ObjectiveRunner:
         self.wants_trial, self.wants_budget = _call_plan(objective, owner)
 
     def __call__(self, task: TrialTask, reporter: Reporter) -> TrialResult:
-        curve: list[tuple[int, float]] = []
-
-        def report(step: int, value: float) -> None:
-            curve.append((step, value))
-            reporter(step, value)
-
+        handle = Trial(task, reporter)
+        curve = handle.curve
         kwargs: dict[str, Any] = {}
-        handle = Trial(task, report)
         if self.wants_trial:
             kwargs["trial"] = handle
         if self.wants_budget:

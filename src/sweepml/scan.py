@@ -20,7 +20,6 @@ What counts as the score:
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -267,7 +266,6 @@ class _ModelRun:
         self.model_fn, self.data, self.metric = model_fn, data, metric
         self.best: tuple[int, float, Any] | None = None  # (trial number, value, model)
         self.sign = 1.0
-        self._lock = threading.Lock()
 
     def build(self, params: Mapping[str, Any]) -> Any:
         d = self.data
@@ -278,11 +276,10 @@ class _ModelRun:
         value, metrics, curve, model = _read(returned, self.metric)
         for step, point in enumerate(curve):
             trial.report(step, point)
-        with self._lock:
-            if model is not None and (
-                self.best is None or self.sign * value < self.sign * self.best[1]
-            ):
-                self.best = (trial.number, value, model)
+        if model is not None and (
+            self.best is None or self.sign * value < self.sign * self.best[1]
+        ):
+            self.best = (trial.number, value, model)
         return {"value": value, **metrics}
 
 

@@ -371,6 +371,6 @@ def _pickled_by_value(objective: Any) -> bool:
     import cloudpickle
 
     module = getattr(objective, "__module__", None)
-    by_value: set[str] = getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", set())
+    by_value = cloudpickle.list_registry_pickle_by_value()
     qualname = getattr(objective, "__qualname__", "")
     return module in by_value or "<locals>" in qualname or "<lambda>" in qualname
