@@ -1,10 +1,36 @@
 """Neural architecture search on the core: architecture spaces are ordinary spaces, a builder
-turns a config into a PyTorch module, a trainer evaluates it with epochs as the budget.
+turns a config into a PyTorch module, a trainer evaluates it with epochs as the budget, the
+controllers are ordinary strategies, and ``ImageClassifier`` wraps it all like Auto-Keras.
 
-``sweepml.nas.spaces`` needs nothing beyond the core; ``sweepml.nas.build`` and
-``sweepml.nas.train`` need PyTorch (``pip install 'sweepml[nas]'``).
+``sweepml.nas.spaces``, ``sweepml.nas.pnas`` and ``sweepml.nas.data`` need nothing beyond the
+core; the builder, trainer, ``Reinforce`` and ``ImageClassifier`` need PyTorch
+(``pip install 'sweepml[nas]'``), imported on first use.
 """
 
-from sweepml.nas.spaces import chain_space, mlp_space, nasnet_space
+from typing import Any
 
-__all__ = ["chain_space", "mlp_space", "nasnet_space"]
+from sweepml.nas.spaces import chain_space, mlp_space, nasnet_space, pnas_space
+
+__all__ = [
+    "PNAS",
+    "ImageClassifier",
+    "Reinforce",
+    "chain_space",
+    "mlp_space",
+    "nasnet_space",
+    "pnas_space",
+]
+
+_LAZY = {
+    "ImageClassifier": "sweepml.nas.image",
+    "Reinforce": "sweepml.nas.controller",
+    "PNAS": "sweepml.nas.pnas",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sweepml.nas' has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """Configs of the NAS spaces to PyTorch modules.
 
 ``build(config, input_shape, n_classes)`` recognizes the space by its parameters: ``dense`` for
-an MLP, ``h1``/``w1``/``f1`` for a chain, ``normal0_comb`` for NASNet cells. A chain whose
+an MLP, ``h1``/``w1``/``f1`` for a chain, ``normal0_op1`` for NASNet cells, ``cell0_op1`` for a
+PNAS cell. A chain whose
 reductions shrink the image below one pixel cannot be built; that raises ``ArchitectureError``
 with the reason, so the trial is recorded FAILED and the search goes on.
 """
@@ -48,7 +49,7 @@ def build(
     (F) size a NASNet: N normal cells around each of its two reduction cells, F stem channels."""
     if seed is not None:
         torch.manual_seed(seed)
-    if "normal0_comb" in config:
+    if "normal0_op1" in config or "cell0_op1" in config:
         from sweepml.nas.nasnet import NASNet
 
         if len(input_shape) != 3:
@@ -67,7 +68,8 @@ def build(
             )
         return ChainNet(config, tuple(int(s) for s in input_shape), n_classes)
     raise ArchitectureError(
-        f"The config is none of an MLP ('dense'), a chain ('h1') or a NASNet ('normal0_comb'); "
+        f"The config is none of an MLP ('dense'), a chain ('h1'), a NASNet ('normal0_op1') or a "
+        f"PNAS cell ('cell0_op1'); "
         f"its keys are {sorted(config)}."
     )
 

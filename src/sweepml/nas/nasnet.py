@@ -1,4 +1,5 @@
-"""NASNet networks from a config of ``nasnet_space``: the 13 operations, the two cells, the stack.
+"""NASNet networks from a config of ``nasnet_space`` or ``pnas_space``: the 13 operations, the
+cells, the stack.
 
 A cell takes the outputs of the two cells before it, projects both to ``C`` channels, and runs
 its blocks: each applies one operation to each of its two inputs and combines the results (sum,
@@ -107,7 +108,7 @@ class Cell(nn.Module):
         # the cell before the previous one is twice as large when the previous cell reduced
         self.pre0 = FactorizedReduce(c_prev_prev, c) if reduced_before else _project(c_prev_prev, c)
         self.pre1 = _project(c_prev, c)
-        n_blocks = sum(1 for key in config if key.startswith(kind) and key.endswith("_comb"))
+        n_blocks = sum(1 for key in config if key.startswith(kind) and key.endswith("_op1"))
         self.plan: list[tuple[int, int, str]] = []
         self.ops = nn.ModuleList()
         self.merge = nn.ModuleList()
@@ -118,7 +119,7 @@ class Cell(nn.Module):
             for source, op in ((in1, config[f"{kind}{k}_op1"]), (in2, config[f"{kind}{k}_op2"])):
                 stride = 2 if reduction and source < 2 else 1
                 self.ops.append(make_op(str(op), c, stride))
-            comb = str(config[f"{kind}{k}_comb"])
+            comb = str(config.get(f"{kind}{k}_comb", "add"))  # PNAS cells always add
             self.merge.append(_project(2 * c, c) if comb == "concat" else nn.Identity())
             self.plan.append((in1, in2, comb))
         self.outputs = [i for i in range(2, n_blocks + 2) if i not in used]
@@ -156,11 +157,13 @@ class NASNet(nn.Module):
         layout = (
             ["normal"] * cells + ["reduce"] + ["normal"] * cells + ["reduce"] + ["normal"] * cells
         )
+        shared = "cell0_op1" in config  # a PNAS cell serves as normal and reduction cell
         for kind in layout:
             reduction = kind == "reduce"
             if reduction:
                 c *= 2
-            cell = Cell(config, kind, c_prev_prev, c_prev, c, reduction=reduction,
+            cell = Cell(config, "cell" if shared else kind, c_prev_prev, c_prev, c,
+                        reduction=reduction,
                         reduced_before=reduced_before)  # fmt: skip
             self.cells.append(cell)
             reduced_before = reduction

@@ -6,6 +6,9 @@
   "anchor points").
 - ``mlp_space``: CANDLE-style dense networks: a list of layer widths (``dense``), one activation,
   one dropout rate.
+- ``nasnet_space``: NASNet's normal and reduction cells of B blocks over the 13 operations.
+- ``pnas_space``: PNAS's single cell (used for normal and reduction cells alike) of B blocks
+  over 8 operations, blocks combined by addition.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ __all__ = [
     "REDUCTIONS",
     "chain_space",
     "mlp_space",
+    "PNAS_OPS",
     "nasnet_space",
+    "pnas_space",
 ]
 
 FILTER_SIZES = (1, 3, 5, 7)
@@ -148,4 +153,47 @@ def nasnet_space(blocks: int = 5, *, ops: Sequence[str] = NASNET_OPS) -> Space:
             params[f"{cell}{k}_op1"] = Choice(list(ops))
             params[f"{cell}{k}_op2"] = Choice(list(ops))
             params[f"{cell}{k}_comb"] = Choice(list(COMBINATIONS))
+    return Space(params)
+
+
+#: The 8 operations of PNAS (Liu et al. 2018), a subset of NASNet's that worked best there.
+PNAS_OPS = (
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "sep_conv_7x7",
+    "conv_1x7_7x1",
+    "identity",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+    "dil_conv_3x3",
+)
+
+
+def pnas_space(blocks: int = 5, *, ops: Sequence[str] = PNAS_OPS) -> Space:
+    """PNAS's cell space: one cell of ``blocks`` blocks, stacked as both the normal and (with
+    stride 2) the reduction cell, each block the sum of two operations on two inputs.
+
+    Block ``k`` picks ``cell{k}_in1`` and ``cell{k}_in2`` among the cell's two inputs (0, 1) and
+    its earlier blocks (2, 3, ...), and ``cell{k}_op1``/``cell{k}_op2`` from ``ops``. The
+    ``pnas`` strategy trains cells of 1, 2, ... blocks on the way to ``blocks``: their configs
+    hold the first b blocks only, and the builder accepts them as they are.
+
+    Example:
+        >>> len(pnas_space(3).all_params)  # 3 blocks x 4 decisions
+        12
+    """
+    check_int("pnas_space", "blocks", blocks, minimum=1)
+    unknown = sorted(set(ops) - set(NASNET_OPS))
+    if unknown or not ops:
+        raise InvalidParameterError(
+            f"The 'ops' parameter of pnas_space must be a non-empty subset of "
+            f"{list(NASNET_OPS)}; got {list(ops)!r}."
+        )
+    params: dict[str, Choice] = {}
+    for k in range(blocks):
+        inputs = list(range(k + 2))
+        params[f"cell{k}_in1"] = Choice(inputs)
+        params[f"cell{k}_op1"] = Choice(list(ops))
+        params[f"cell{k}_in2"] = Choice(inputs)
+        params[f"cell{k}_op2"] = Choice(list(ops))
     return Space(params)

@@ -45,6 +45,9 @@ class Fit:
     parameters: int
     flops: int
     seconds: float
+    #: training throughput: images through forward + backward per second of the training
+    #: steps alone (evaluation passes excluded)
+    images_per_second: float = 0.0
 
     def as_metrics(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class Fit:
             "parameters": self.parameters,
             "flops": self.flops,
             "train_seconds": self.seconds,
+            "images_per_second": self.images_per_second,
         }
 
 
@@ -139,7 +143,9 @@ def _train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     generator = torch.Generator().manual_seed(seed)
+    stepping = 0.0
     for epoch in range(epochs):
+        epoch_started = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=generator).to(target)
         for start in range(0, len(order), batch_size):
@@ -151,6 +157,9 @@ def _train(
             scaler.step(optimizer)
             scaler.update()
             schedule.step()
+        if cuda:
+            torch.cuda.synchronize(target)  # kernels run asynchronously: wait before timing
+        stepping += time.perf_counter() - epoch_started
         if trial is not None:
             trial.report(epoch, _accuracy(model, x_val, y_val))
             if trial.should_prune():
@@ -162,4 +171,5 @@ def _train(
         parameters=count_parameters(model),
         flops=flops,
         seconds=time.perf_counter() - started,
+        images_per_second=epochs * len(x_train) / stepping if stepping > 0 else 0.0,
     )

@@ -165,17 +165,39 @@ def register_strategy(name: str) -> Callable[[_S], _S]:
     return decorate
 
 
+#: strategies that other packages (and sweepml's own torch-using ``nas`` package) declare under
+#: the ``sweepml.strategies`` entry-point group: name -> "module:Class", imported on first use
+_PLUGINS: dict[str, Any] = {}
+
+
 def _load_builtins() -> None:
     import importlib
+    from importlib.metadata import entry_points
 
     for module in _BUILTIN_MODULES:
         importlib.import_module(f"sweepml.strategies.{module}")
+    if not _PLUGINS:
+        for entry in entry_points(group="sweepml.strategies"):
+            _PLUGINS.setdefault(entry.name, entry)
 
 
 def strategy_names() -> list[str]:
     """The names accepted by ``make_strategy`` (and by ``minimize(strategy=...)``)."""
     _load_builtins()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_PLUGINS))
+
+
+def _load_plugin(name: str, owner: str) -> None:
+    """Import the module that registers the plug-in strategy ``name`` (it needs its extras)."""
+    entry = _PLUGINS[name]
+    try:
+        cls = entry.load()
+    except ImportError as error:
+        raise InvalidParameterError(
+            f"The strategy {name!r} of {owner} needs a package that is not installed "
+            f"({error}); for the NAS strategies: pip install 'sweepml[nas]'."
+        ) from None
+    _REGISTRY.setdefault(name, cls)
 
 
 def make_strategy(spec: str | Strategy, *, owner: str = "minimize") -> Strategy:
@@ -188,6 +210,8 @@ def make_strategy(spec: str | Strategy, *, owner: str = "minimize") -> Strategy:
             )
         return copy.deepcopy(spec)
     names = strategy_names()
+    if isinstance(spec, str) and spec not in _REGISTRY and spec in _PLUGINS:
+        _load_plugin(spec, owner)
     if not isinstance(spec, str) or spec not in _REGISTRY:
         raise InvalidParameterError(
             f"The 'strategy' parameter of {owner} must be one of {names} or a Strategy instance; "
