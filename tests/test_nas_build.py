@@ -56,7 +56,7 @@ def test_training_is_deterministic_on_cpu_and_learns_digits():
     assert fits[0].val_accuracy == fits[1].val_accuracy
     assert fits[0].val_accuracy > 0.8
     assert fits[0].parameters == 64 * 64 + 64 + 64 * 10 + 10
-    assert fits[0].flops > 0
+    assert fits[0].flops > 0 and fits[0].images_per_second > 0
 
 
 def test_a_nas_search_with_epochs_as_the_budget_records_failures_and_curves():

@@ -71,8 +71,8 @@ def add_parser(commands: Any) -> None:
         "--strategy",
         default="tpe",
         metavar="NAME",
-        help="random, grid, tpe, cmaes, evolution, or with fidelities successive_halving, "
-        "hyperband, asha, bohb (default: tpe)",
+        help="random, grid, tpe, cmaes, evolution, with fidelities successive_halving, "
+        "hyperband, asha, bohb, and with the nas extra reinforce, pnas (default: tpe)",
     )
     parser.add_argument(
         "--min-budget",
