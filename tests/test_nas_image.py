@@ -60,6 +60,11 @@ def test_export_writes_weights_architecture_and_a_graph_that_predicts_the_same(
                                atol=1e-5)  # fmt: skip
     onnxruntime = pytest.importorskip("onnxruntime")
     model.export(tmp_path / "onnx")
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [
+        "architecture.json",
+        "model.onnx",
+        "weights.pt",
+    ]  # one self-contained graph file
     session = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "model.onnx"))
     logits = session.run(None, {"images": images.numpy()})[0]  # any batch size
     assert (logits.argmax(axis=1) == expected.argmax(axis=1)).all()

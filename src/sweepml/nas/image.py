@@ -306,7 +306,7 @@ class ImageClassifier:
                 warnings.simplefilter("ignore", FutureWarning)
                 torch.onnx.export(model, (example,), root / "model.onnx", input_names=["images"],
                                   output_names=["logits"], dynamic_shapes={"x": {0: "batch"}},
-                                  verbose=False)  # fmt: skip
+                                  external_data=False, verbose=False)  # fmt: skip
         finally:
             exporter_log.setLevel(level)
         return root
