@@ -32,7 +32,7 @@ from sweepml.exceptions import InvalidParameterError, SweepmlError
 from sweepml.nas.build import build
 from sweepml.nas.pnas import PNAS
 from sweepml.nas.spaces import chain_space, nasnet_space, pnas_space
-from sweepml.nas.train import ImageData, train
+from sweepml.nas.train import ImageData, resolve_device, train
 from sweepml.space import Space
 from sweepml.strategies import ASHA, BOHB, Hyperband, Strategy, SuccessiveHalving
 
@@ -122,7 +122,7 @@ class ImageClassifier:
             owner, "learning_rate", learning_rate, minimum=0.0, exclusive_minimum=True
         )
         self.seed = seed
-        self.device = _resolve_device(device)
+        self.device = str(resolve_device(device, owner))
         self.storage = storage
         self.show_progress = show_progress
 
@@ -196,6 +196,8 @@ class ImageClassifier:
             )
         self.best_config_ = dict(best.config)
         self.search_accuracy_ = float(best.value or 0.0)
+        # all images train the final network; fit_.val_accuracy is then measured on images it
+        # trained on (the held-out figure is search_accuracy_, or evaluate() on new images)
         everything = ImageData(x_all, y_all, data.x_val, data.y_val)
         self.model_ = self._build(self.best_config_, n_classes, seed)
         self.fit_ = train(self.model_, everything, epochs=self.final_epochs or 2 * self.epochs,
@@ -345,29 +347,6 @@ class ImageClassifier:
         model.model_.load_state_dict(state)
         model.model_.eval()
         return model
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        target = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InvalidParameterError(
-            f"The 'device' parameter of ImageClassifier must be 'auto', 'cpu', 'cuda' or "
-            f"'cuda:N'; got {device!r}."
-        ) from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidParameterError(
-            f"device={device!r} was asked for, but PyTorch sees no CUDA GPU on this machine "
-            f"(torch {torch.__version__}); use device='auto' or 'cpu'."
-        )
-    if target.type not in ("cpu", "cuda"):
-        raise InvalidParameterError(
-            f"The 'device' parameter of ImageClassifier must be 'auto', 'cpu', 'cuda' or "
-            f"'cuda:N'; got {device!r}."
-        )
-    return device
 
 
 def _examples(x: Any, y: Any, *, labels_needed: bool = True) -> tuple[np.ndarray, np.ndarray]:

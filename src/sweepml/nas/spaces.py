@@ -124,6 +124,14 @@ NASNET_OPS = (
 COMBINATIONS = ("add", "concat")
 
 
+def _check_ops(owner: str, ops: Sequence[str]) -> None:
+    if not ops or set(ops) - set(NASNET_OPS):
+        raise InvalidParameterError(
+            f"The 'ops' parameter of {owner} must be a non-empty subset of {list(NASNET_OPS)}; "
+            f"got {list(ops)!r}."
+        )
+
+
 def nasnet_space(blocks: int = 5, *, ops: Sequence[str] = NASNET_OPS) -> Space:
     """NASNet's cell space: a normal and a reduction cell of ``blocks`` blocks each.
 
@@ -138,12 +146,7 @@ def nasnet_space(blocks: int = 5, *, ops: Sequence[str] = NASNET_OPS) -> Space:
         50
     """
     check_int("nasnet_space", "blocks", blocks, minimum=1)
-    unknown = sorted(set(ops) - set(NASNET_OPS))
-    if unknown or not ops:
-        raise InvalidParameterError(
-            f"The 'ops' parameter of nasnet_space must be a non-empty subset of "
-            f"{list(NASNET_OPS)}; got {list(ops)!r}."
-        )
+    _check_ops("nasnet_space", ops)
     params: dict[str, Choice] = {}
     for cell in ("normal", "reduce"):
         for k in range(blocks):
@@ -183,12 +186,7 @@ def pnas_space(blocks: int = 5, *, ops: Sequence[str] = PNAS_OPS) -> Space:
         12
     """
     check_int("pnas_space", "blocks", blocks, minimum=1)
-    unknown = sorted(set(ops) - set(NASNET_OPS))
-    if unknown or not ops:
-        raise InvalidParameterError(
-            f"The 'ops' parameter of pnas_space must be a non-empty subset of "
-            f"{list(NASNET_OPS)}; got {list(ops)!r}."
-        )
+    _check_ops("pnas_space", ops)
     params: dict[str, Choice] = {}
     for k in range(blocks):
         inputs = list(range(k + 2))

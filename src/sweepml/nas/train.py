@@ -18,7 +18,7 @@ from torch import nn
 from sweepml.exceptions import InvalidParameterError, TrialPruned
 from sweepml.nas.build import count_parameters
 
-__all__ = ["Fit", "ImageData", "train"]
+__all__ = ["Fit", "ImageData", "resolve_device", "train"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def train(
 ) -> Fit:
     """Train ``model`` for ``epochs`` and measure it; with a ``trial``, report each epoch's
     validation accuracy and stop with ``TrialPruned`` when its pruner says so."""
-    target = _device(device)
+    target = resolve_device(device)
     try:
         return _train(model, data, epochs, batch_size, learning_rate, seed, target, trial)
     except torch.cuda.OutOfMemoryError as error:
@@ -104,17 +104,24 @@ def train(
         raise MemoryError(f"CUDA out of memory while training: {error}") from None
 
 
-def _device(device: str) -> torch.device:
+def resolve_device(device: str, owner: str = "train") -> torch.device:
+    """``device`` as a torch device: ``"auto"`` is a CUDA GPU when PyTorch sees one, else the
+    CPU; ``"cuda"`` without a GPU and anything but cpu/cuda are clear errors."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         target = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, TypeError):
+        target = None
+    if target is None or target.type not in ("cpu", "cuda"):
         raise InvalidParameterError(
-            f"The 'device' parameter of train must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
-        ) from None
+            f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got "
+            f"{device!r}."
+        )
     if target.type == "cuda" and not torch.cuda.is_available():
         raise InvalidParameterError(
             f"device={device!r} was asked for, but PyTorch sees no CUDA GPU on this machine "
-            f"(torch {torch.__version__}); use device='cpu'."
+            f"(torch {torch.__version__}); use device='auto' or 'cpu'."
         )
     return target
 
