@@ -16,6 +16,7 @@ is scored under the controller's current weights (asynchronous workers, as in th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -125,11 +126,12 @@ class Reinforce(Strategy):
             return self.tanh_constant * torch.tanh(logits / self.temperature)
         return logits / self.temperature
 
-    def _roll(
-        self, chosen: dict[str, Any] | None
+    def _walk(
+        self, pick: Callable[[str, Choice, torch.Tensor], int | None]
     ) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
-        """Walk the decisions: sample them (``chosen`` None) or score the given ones. Returns the
-        config, the sum of the log-probabilities of its decisions and of the entropies."""
+        """Step the LSTM through the active decisions; ``pick(name, param, log_probs)`` chooses
+        each option's index (None skips the decision). Returns the config and the sums of the
+        chosen decisions' log-probabilities and of the entropies."""
         policy = self._policy
         config: dict[str, Any] = dict(self._constants)
         state = (policy.start, torch.zeros_like(policy.start))
@@ -140,26 +142,24 @@ class Reinforce(Strategy):
             if self._conditional and name not in {n for n, _ in self.space.active(config)}:
                 continue
             state = policy.cell(inputs, state)
-            logits = self._logits(policy.heads[position], state[0])
-            log_probs = torch.log_softmax(logits, dim=-1)
-            if chosen is None:
-                probs = np.exp(log_probs.detach().double().numpy())
-                index = int(self.rng.choice(len(probs), p=probs / probs.sum()))
-            else:
-                found = param.index(chosen.get(name))
-                if found is None:  # a config from elsewhere (a warm start): skip this step
-                    continue
-                index = found
+            log_probs = torch.log_softmax(self._logits(policy.heads[position], state[0]), dim=-1)
+            index = pick(name, param, log_probs)
+            if index is None:
+                continue
             config[name] = param.values[index]
             log_prob = log_prob + log_probs[index]
             entropy = entropy - (log_probs.exp() * log_probs).sum()
             inputs = policy.embeddings[position](torch.tensor([index]))
         return config, log_prob, entropy
 
+    def _sample(self, name: str, param: Choice, log_probs: torch.Tensor) -> int:
+        probs = np.exp(log_probs.detach().double().numpy())
+        return int(self.rng.choice(len(probs), p=probs / probs.sum()))
+
     # -- ask / tell -------------------------------------------------------------------------
     def _ask(self) -> Suggestion:
         with torch.no_grad():
-            config, _, _ = self._roll(None)
+            config, _, _ = self._walk(self._sample)
         return self._suggest(config)
 
     def _tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
@@ -183,7 +183,8 @@ class Reinforce(Strategy):
         spread = math.sqrt(self._reward_m2 / self._n_rewards)
         advantage = (reward - self._baseline) / spread if spread > 0 else 0.0
         self._baseline = self.baseline_decay * self._baseline + (1 - self.baseline_decay) * reward
-        _, log_prob, entropy = self._roll(config)
+        # a value outside the options (a config from elsewhere, e.g. a warm start) is skipped
+        _, log_prob, entropy = self._walk(lambda name, param, _: param.index(config.get(name)))
         loss = -advantage * log_prob - self.entropy_weight * entropy
         self._optimizer.zero_grad()
         loss.backward()
@@ -192,19 +193,12 @@ class Reinforce(Strategy):
     def probabilities(self) -> dict[str, list[float]]:
         """Each decision's option probabilities along the controller's most likely path: what
         it has learned, for inspection."""
-        policy = self._policy
         out: dict[str, list[float]] = {}
-        config: dict[str, Any] = dict(self._constants)
+
+        def most_likely(name: str, param: Choice, log_probs: torch.Tensor) -> int:
+            out[name] = [float(p) for p in log_probs.exp()]
+            return int(log_probs.argmax())
+
         with torch.no_grad():
-            state = (policy.start, torch.zeros_like(policy.start))
-            inputs = policy.start
-            for position, (name, param) in enumerate(self._decisions):
-                if self._conditional and name not in {n for n, _ in self.space.active(config)}:
-                    continue
-                state = policy.cell(inputs, state)
-                probs = torch.softmax(self._logits(policy.heads[position], state[0]), dim=-1)
-                out[name] = [float(p) for p in probs]
-                index = int(probs.argmax())
-                config[name] = param.values[index]
-                inputs = policy.embeddings[position](torch.tensor([index]))
+            self._walk(most_likely)
         return out
