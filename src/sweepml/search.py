@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,9 +25,9 @@ from sweepml.execution import Executor, make_executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.pruners import Pruner, as_losses, make_pruner
 from sweepml.space import Space
-from sweepml.storage import Storage, StudyInfo, open_storage
+from sweepml.storage import Storage, open_storage
 from sweepml.strategies import Outcome, Strategy, Suggestion, make_strategy
-from sweepml.study import Study, same_space
+from sweepml.study import Study, open_study
 from sweepml.trial import TrialRecord, TrialStatus
 
 __all__ = ["maximize", "minimize"]
@@ -241,6 +240,13 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
             f"trial.should_prune() is True."
         )
     strategy = make_strategy(kw["strategy"], owner=owner)
+    if strategy.needs_shared_weights and not getattr(objective, "shares_weights", False):
+        raise InvalidParameterError(
+            f"The {strategy.name or type(strategy).__name__!r} strategy of {owner} learns from "
+            f"weight-sharing evaluations; pass a weight-sharing objective such as "
+            f"sweepml.nas.SharedWeights(data, space), or use 'reinforce' to train every child "
+            f"on its own."
+        )
     executor = make_executor(
         kw["executor"],
         n_workers=n_workers,
@@ -254,7 +260,7 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
             f"The 'study_name' parameter of {owner} must be a non-empty str; got {name!r}."
         )
     storage = open_storage(kw["storage"], owner=owner)
-    study = _open_or_create(storage, name, direction, space, strategy, seed)
+    study = open_study(storage, name, direction, space, method=type(strategy).__name__, seed=seed)
     if seed is None:  # a resumed study keeps the seed it was started with (a downsampled grid
         seed = study.info.meta.get("seed")  # must pick the same points again)
     strategy.bind(space, seed)
@@ -268,39 +274,6 @@ def _search(direction: str, objective: Callable[..., Any], space: Any, **kw: Any
 def _default_name(objective: Callable[..., Any]) -> str:
     name = getattr(objective, "__name__", "")
     return name if re.fullmatch(r"[A-Za-z_][\w.-]*", name or "") else "study"
-
-
-def _open_or_create(
-    storage: Storage,
-    name: str,
-    direction: str,
-    space: Space,
-    strategy: Strategy,
-    seed: int | None,
-) -> Study:
-    info = storage.get_study(name)
-    if info is None:
-        if seed is None:
-            seed = secrets.randbelow(2**31)
-        info = StudyInfo(
-            name,
-            direction,
-            space.to_dict(),
-            time.time(),
-            {"strategy": type(strategy).__name__, "seed": seed},
-        )
-        storage.create_study(info)
-    elif info.direction != direction:
-        raise InvalidParameterError(
-            f"Study {name!r} in this storage was a {info.direction} search; this call would "
-            f"{direction}. Pass another study_name."
-        )
-    elif not same_space(info.space, space):
-        raise InvalidParameterError(
-            f"Study {name!r} in this storage was run on a different space; resuming needs the "
-            f"same space. Pass another study_name to start a new study."
-        )
-    return Study(storage, info)
 
 
 class _SearchLoop:

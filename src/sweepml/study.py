@@ -7,11 +7,13 @@ storage, so a study opened later (``load_study``) shows exactly what the search 
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sweepml.exceptions import StorageError, SweepmlError
+from sweepml.exceptions import InvalidParameterError, StorageError, SweepmlError
 from sweepml.space import Space
 from sweepml.storage import Storage, StudyInfo, open_storage
 from sweepml.trial import TrialRecord, TrialStatus
@@ -19,7 +21,7 @@ from sweepml.trial import TrialRecord, TrialStatus
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Study", "full_budget", "load_study", "status_counts"]
+__all__ = ["Study", "full_budget", "load_study", "open_study", "status_counts"]
 
 
 class Study:
@@ -173,6 +175,38 @@ def load_study(storage: Storage | str | os.PathLike[str], study_name: str | None
     if info is None:
         raise StorageError(f"No study named {study_name!r}; the storage holds {names}.")
     return Study(store, info)
+
+
+def open_study(
+    storage: Storage,
+    name: str,
+    direction: str,
+    space: Space,
+    *,
+    method: str,
+    seed: int | None,
+) -> Study:
+    """The study ``name`` in ``storage``, created when new (``method`` and ``seed``, drawn when
+    None, are recorded); an existing one must have the same direction and space."""
+    info = storage.get_study(name)
+    if info is None:
+        if seed is None:
+            seed = secrets.randbelow(2**31)
+        info = StudyInfo(
+            name, direction, space.to_dict(), time.time(), {"strategy": method, "seed": seed}
+        )
+        storage.create_study(info)
+    elif info.direction != direction:
+        raise InvalidParameterError(
+            f"Study {name!r} in this storage was a {info.direction} search; this call would "
+            f"{direction}. Pass another study_name."
+        )
+    elif not same_space(info.space, space):
+        raise InvalidParameterError(
+            f"Study {name!r} in this storage was run on a different space; resuming needs the "
+            f"same space. Pass another study_name to start a new study."
+        )
+    return Study(storage, info)
 
 
 def same_space(stored: Mapping[str, Any], space: Space) -> bool:

@@ -12,7 +12,11 @@ from typing import Any
 from sweepml.nas.spaces import chain_space, mlp_space, nasnet_space, pnas_space
 
 __all__ = [
+    "DARTS",
+    "ENAS",
     "PNAS",
+    "SharedWeights",
+    "darts_search",
     "ImageClassifier",
     "Reinforce",
     "chain_space",
@@ -25,6 +29,10 @@ _LAZY = {
     "ImageClassifier": "sweepml.nas.image",
     "Reinforce": "sweepml.nas.controller",
     "PNAS": "sweepml.nas.pnas",
+    "ENAS": "sweepml.nas.enas",
+    "DARTS": "sweepml.nas.darts",
+    "darts_search": "sweepml.nas.darts",
+    "SharedWeights": "sweepml.nas.shared",
 }
 
 

@@ -27,10 +27,13 @@ import torch
 from sklearn.exceptions import NotFittedError
 from torch import nn
 
-from sweepml._validation import check_float, check_int, param_error
+from sweepml._validation import check_bool, check_float, check_int, param_error
 from sweepml.exceptions import InvalidParameterError, SweepmlError
 from sweepml.nas.build import build
+from sweepml.nas.darts import DARTS, darts_search
+from sweepml.nas.enas import ENAS
 from sweepml.nas.pnas import PNAS
+from sweepml.nas.shared import SharedWeights
 from sweepml.nas.spaces import chain_space, nasnet_space, pnas_space
 from sweepml.nas.train import ImageData, resolve_device, train
 from sweepml.space import Space
@@ -56,11 +59,17 @@ class ImageClassifier:
     """Search an image classifier's architecture, then train the best one on all the data.
 
     Args:
-        max_trials: architectures to train during the search.
+        max_trials: architectures to train during the search. With weight sharing: how many of
+            the last sampled children are re-scored on the validation split to pick the answer.
         time_budget: seconds for the search (None: no limit).
         strategy: a strategy name (``random``, ``evolution``, ``reinforce``, ``pnas``, ``tpe``,
             or a multi-fidelity one: ``hyperband``, ``bohb``, ``asha``, whose budget is the
-            epochs) or a Strategy.
+            epochs), a weight-sharing one (``enas``, ``darts``) or a Strategy (``DARTS(...)``
+            for DARTS's settings).
+        weight_sharing: train the children as parts of one supernet (one batch each) instead
+            of one by one; implied by ``enas`` and ``darts``; with ``random`` it is Li &
+            Talwalkar's random search with weight sharing. ``epochs`` then counts supernet
+            epochs, and the chosen architecture is trained from scratch afterwards.
         space: ``"pnas"`` (a 3-block PNAS cell), ``"nasnet"`` (3-block normal and reduction
             cells), ``"chain"`` (4 convolution layers with skips) or a Space of those kinds.
         epochs: training epochs of each searched architecture (the largest budget).
@@ -89,6 +98,7 @@ class ImageClassifier:
         time_budget: float | None = None,
         strategy: str | Strategy = "evolution",
         space: str | Space = "pnas",
+        weight_sharing: bool = False,
         epochs: int = 5,
         final_epochs: int | None = None,
         search_size: int | None = None,
@@ -107,6 +117,14 @@ class ImageClassifier:
             owner, "time_budget", time_budget, minimum=0.0, exclusive_minimum=True, optional=True
         )
         self.strategy = strategy
+        self.weight_sharing = check_bool(owner, "weight_sharing", weight_sharing)
+        if self.weight_sharing and (strategy == "pnas" or isinstance(strategy, PNAS)
+                                    or strategy in _FIDELITY):  # fmt: skip
+            raise InvalidParameterError(
+                f"ImageClassifier(weight_sharing=True) samples one child per batch; "
+                f"strategy={strategy!r} needs each child trained on its own. Use 'enas', "
+                f"'random' or 'evolution' with weight sharing."
+            )
         if isinstance(space, str) and space not in _SPACES:
             raise param_error(owner, "space", f"one of {sorted(_SPACES)} or a Space", space)
         if not isinstance(space, str | Space):
@@ -134,8 +152,6 @@ class ImageClassifier:
         a torch Dataset of (image, label) pairs whose images are H x W or C x H x W tensors
         (``y`` then stays None). ``y``: N labels of any kind (ints, strings).
         """
-        import sweepml
-
         images, labels = _examples(x, y)
         if not 0.0 < validation_split < 1.0:
             raise param_error("ImageClassifier.fit", "validation_split", "a float in (0, 1)",
@@ -164,6 +180,26 @@ class ImageClassifier:
         space = _SPACES[self.space]() if isinstance(self.space, str) else self.space
         n_classes = len(self.classes_)
         seed = 0 if self.seed is None else self.seed
+        if isinstance(self.strategy, DARTS) or self.strategy == "darts":
+            self._search_darts(space, data, seed)
+        elif self._shares_weights():
+            self._search_shared(space, data, seed)
+        else:
+            self._search_trained(space, data, n_classes, seed)
+        # all images train the final network; fit_.val_accuracy is then measured on images it
+        # trained on (the held-out figure is search_accuracy_, or evaluate() on new images)
+        everything = ImageData(x_all, y_all, data.x_val, data.y_val)
+        self.model_ = self._build(self.best_config_, n_classes, seed)
+        self.fit_ = train(self.model_, everything, epochs=self.final_epochs or 2 * self.epochs,
+                          batch_size=self.batch_size, learning_rate=self.learning_rate,
+                          seed=seed, device=self.device)  # fmt: skip
+        self.model_.eval()
+        return self
+
+    def _search_trained(self, space: Space, data: ImageData, n_classes: int, seed: int) -> None:
+        """Train every searched architecture on its own for ``epochs``."""
+        import sweepml
+
         strategy = self.strategy
         if strategy == "pnas" and isinstance(self.space, str) and self.space == "pnas":
             strategy = PNAS(beam=max(1, self.max_trials // 3))  # all three levels get trained
@@ -196,15 +232,55 @@ class ImageClassifier:
             )
         self.best_config_ = dict(best.config)
         self.search_accuracy_ = float(best.value or 0.0)
-        # all images train the final network; fit_.val_accuracy is then measured on images it
-        # trained on (the held-out figure is search_accuracy_, or evaluate() on new images)
-        everything = ImageData(x_all, y_all, data.x_val, data.y_val)
-        self.model_ = self._build(self.best_config_, n_classes, seed)
-        self.fit_ = train(self.model_, everything, epochs=self.final_epochs or 2 * self.epochs,
-                          batch_size=self.batch_size, learning_rate=self.learning_rate,
-                          seed=seed, device=self.device)  # fmt: skip
-        self.model_.eval()
-        return self
+
+    def _shares_weights(self) -> bool:
+        return self.weight_sharing or self.strategy == "enas" or isinstance(self.strategy, ENAS)
+
+    def _checkpoint(self) -> Path | None:
+        """Beside a file storage, so rerunning the same fit resumes the supernet too."""
+        if isinstance(self.storage, str | Path) and str(self.storage) != ":memory:":
+            return Path(f"{self.storage}.supernet.pt")
+        return None
+
+    def _search_shared(self, space: Space, data: ImageData, seed: int) -> None:
+        """ENAS (or any sampling strategy) on a supernet: one trial per batch for ``epochs``
+        epochs, then the best of the last ``max_trials`` children on the validation split."""
+        import sweepml
+
+        steps = -(-len(data.x_train) // self.batch_size) * self.epochs
+        shared = SharedWeights(data, space, cells=self.cells, filters=self.filters,
+                               batch_size=self.batch_size, learning_rate=self.learning_rate,
+                               total_steps=steps, device=self.device, seed=seed,
+                               checkpoint=self._checkpoint())  # fmt: skip
+        if self.time_budget is not None:
+            epoch_seconds = shared.seconds_per_epoch()
+            if epoch_seconds > self.time_budget:
+                raise InvalidParameterError(
+                    f"time_budget={self.time_budget:g} s is too small for one epoch of the "
+                    f"supernet: about {epoch_seconds:.0f} s ({shared.steps_per_epoch} steps, "
+                    f"timed). Raise time_budget to at least {int(epoch_seconds * 1.2) + 1} s, or "
+                    f"set search_size, filters or batch_size lower."
+                )
+        self.study_ = sweepml.maximize(
+            shared, space, strategy=self.strategy, n_trials=steps, time_budget=self.time_budget,
+            seed=self.seed, executor="serial", storage=self.storage,
+            show_progress=self.show_progress,
+        )  # fmt: skip
+        shared.save()
+        config, accuracy = shared.derive(self.study_, candidates=self.max_trials)
+        self.best_config_, self.search_accuracy_ = config, accuracy
+
+    def _search_darts(self, space: Space, data: ImageData, seed: int) -> None:
+        """DARTS; its answer is the last epoch's discretized cell."""
+        self.study_ = darts_search(
+            data, space, epochs=self.epochs,
+            strategy=self.strategy if isinstance(self.strategy, DARTS) else None,
+            cells=self.cells, filters=self.filters, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, seed=seed, device=self.device,
+            time_budget=self.time_budget, storage=self.storage, checkpoint=self._checkpoint(),
+        )  # fmt: skip
+        last = self.study_.trials[-1]
+        self.best_config_, self.search_accuracy_ = dict(last.config), float(last.value or 0.0)
 
     def _build(self, config: dict[str, Any], n_classes: int, seed: int) -> nn.Module:
         return build(config, self.input_shape_, n_classes, seed=seed, cells=self.cells,

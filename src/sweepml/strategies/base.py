@@ -65,6 +65,10 @@ class Strategy(abc.ABC):
     #: True for proposers that model results at every budget (BOHB's); a multi-fidelity wrapper
     #: then tells them every result with its budget, not only each config's first one.
     learns_all_budgets: ClassVar[bool] = False
+    #: True for strategies whose rewards only make sense from a weight-sharing objective (one
+    #: whose ``shares_weights`` is True, such as ``sweepml.nas.SharedWeights``): ENAS's
+    #: controller learns from thousands of cheap shared-weight evaluations
+    needs_shared_weights: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._space: Space | None = None
