@@ -6,6 +6,10 @@ its validation accuracy per epoch), then trains the best architecture again from
 the images for ``final_epochs``. Images are standardized with the training pixels' mean and
 standard deviation, which are kept with the model.
 
+With weight sharing (``enas``, ``darts``, ``weight_sharing=True``) the children are parts of one
+supernet instead (``shared.py``, ``darts.py``), and the chosen one is trained from scratch the
+same way.
+
 The search runs trials one at a time in this process (``executor="serial"``): one network
 already uses every core of a CPU or the whole GPU, and the images need not be copied to worker
 processes. ``time_budget`` bounds the search; the final training comes after it.
@@ -72,7 +76,8 @@ class ImageClassifier:
             epochs, and the chosen architecture is trained from scratch afterwards.
         space: ``"pnas"`` (a 3-block PNAS cell), ``"nasnet"`` (3-block normal and reduction
             cells), ``"chain"`` (4 convolution layers with skips) or a Space of those kinds.
-        epochs: training epochs of each searched architecture (the largest budget).
+        epochs: training epochs of each searched architecture (the largest budget); with
+            weight sharing, the supernet's training epochs.
         final_epochs: epochs of the final training on all the data (default: ``2 * epochs``).
         search_size: search on a random sample of at most this many images (a proxy task, as
             NASNet searched on CIFAR-10 for ImageNet); the final training uses all of them.
