@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch first and pinned: a CPU build (an unpinned torch pulls a multi-GB CUDA build)
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,catboost,nas,nas-data,nas-export,dask,hpc]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,catboost,nas,nas-data,nas-export,dask,hpc,postgres]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -29,3 +29,21 @@ def run_python(tmp_path):
         return done
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (``.ci/run`` installs Debian's package)."""
+    if not os.environ.get("SWEEPML_REQUIRE_POSTGRES"):
+        pytest.importorskip("psycopg")
+    from sweepml.testing.postgres import ServerUnavailable, temporary_server
+
+    try:
+        server = temporary_server(durable=False)
+        dsn = server.__enter__()
+    except ServerUnavailable as exc:
+        if os.environ.get("SWEEPML_REQUIRE_POSTGRES"):  # CI installs the server: run, not skip
+            raise
+        pytest.skip(str(exc))
+    yield dsn
+    server.__exit__(None, None, None)

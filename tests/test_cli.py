@@ -77,10 +77,21 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
             "has no function 'missing'; its functions are ['objective']",
         ),
         (["tune", "obj.py:objective", "--space", "nope.yaml", "--trials", 2], "does not exist"),
-        (["tune", "obj.py:objective", "--space", "space.yaml"], "needs a budget"),
+        (
+            ["tune", "obj.py:objective", "--space", "space.yaml"],
+            "needs a budget: --trials N, --timeout S or --patience K",
+        ),
         (
             ["tune", "obj.py:objective", "--space", "space.yaml", "--trials", 2, "--strategy", "x"],
-            "must be one of",
+            "The option --strategy must be one of",
+        ),
+        (
+            ["tune", "obj.py:objective", "--space", "space.yaml", "--trials", 0],
+            "The option --trials must be an int >= 1; got 0.",
+        ),
+        (
+            ["tune", "obj.py:objective", "--space", "space.yaml", "--timeout", -1],
+            "The option --timeout must be",
         ),
         (
             [

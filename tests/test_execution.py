@@ -3,6 +3,8 @@
 import ctypes
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -155,3 +157,61 @@ def test_spawn_start_method_runs_module_level_objectives():
         seed=0,
     )
     assert [t.status for t in study.trials] == [TrialStatus.OK] * 2
+
+
+def spawn_and_end(config):
+    """Start processes every way an objective can (fork, Popen, a new session, a double fork),
+    then end as the config says."""
+    marker = str(config["marker"])
+    subprocess.Popen(["sleep", marker])
+    subprocess.Popen(["sleep", marker], start_new_session=True)
+    subprocess.Popen(["sh", "-c", f"(setsid sleep {marker} &); exit 0"])
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", marker])
+    time.sleep(0.3)
+    end = config["end"]
+    if end == "hang":
+        time.sleep(60)
+    elif end == "crash":
+        os._exit(3)
+    elif end == "interrupt":
+        raise KeyboardInterrupt
+    return 1.0
+
+
+def live_processes_with(arg):
+    """Processes (not zombies) whose command line holds ``arg``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if arg.encode() in cmdline and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process trees from /proc")
+@pytest.mark.parametrize("end", ["return", "hang", "crash", "interrupt"])
+def test_a_trial_leaves_no_process_behind(end):
+    marker = f"{os.getpid() % 1000}.{['return', 'hang', 'crash', 'interrupt'].index(end) + 1}37"
+    space = {"marker": sweepml.Const(marker), "end": sweepml.Const(end)}
+    study = sweepml.minimize(
+        spawn_and_end, space, strategy="random", n_trials=3, n_workers=3, trial_timeout=2, seed=0
+    )
+    expected = {
+        "return": TrialStatus.OK,
+        "hang": TrialStatus.TIMEOUT,
+        "crash": TrialStatus.CRASHED,
+        "interrupt": TrialStatus.FAILED,
+    }[end]
+    assert [t.status for t in study.trials] == [expected] * 3
+    time.sleep(0.2)
+    assert live_processes_with(marker) == []
+    if end == "interrupt":  # the objective's own KeyboardInterrupt is a failure with its cause
+        assert "KeyboardInterrupt" in study.trials[0].error
+        assert "spawn_and_end" in study.trials[0].error

@@ -192,3 +192,25 @@ def test_fashion_mnist_is_read_from_the_debian_package_or_named(tmp_path):
     fashion = nas_data.load_fashion_mnist()
     assert fashion.x_train.shape == (60000, 28, 28) and fashion.x_test.shape == (10000, 28, 28)
     assert sorted(set(fashion.y_test)) == list(range(10)) and fashion.x_train.max() == 1.0
+
+
+def test_a_budget_that_cannot_hold_one_trial_is_refused_at_once(digits):
+    model = ImageClassifier(max_trials=2, epochs=500, time_budget=1, **TINY)
+    with pytest.raises(sweepml.InvalidParameterError, match="cannot hold one trial"):
+        model.fit(digits.x_train[:500], digits.y_train[:500])
+    assert not hasattr(model, "study_")  # refused before any trial
+
+
+def test_a_budget_that_ends_every_trial_still_gives_a_model(digits, monkeypatch):
+    # the estimate says a trial fits; the budget then ends it mid-training: the best partly
+    # trained architecture is the answer, with a warning, instead of an error after the budget
+    monkeypatch.setattr("sweepml.nas.image.seconds_per_epoch", lambda *a, **k: 0.0)
+    model = ImageClassifier(max_trials=3, epochs=1000, final_epochs=1, time_budget=3, **TINY)
+    with pytest.warns(UserWarning, match="no architecture finished its 1000 epochs"):
+        model.fit(digits.x_train[:500], digits.y_train[:500])
+    assert {t.status for t in model.study_.trials} == {TrialStatus.INTERRUPTED}
+    assert model.predict(digits.x_test[:5]).shape == (5,)
+
+
+def test_the_search_shows_progress_on_a_terminal_by_default():
+    assert ImageClassifier().show_progress is None  # None: a bar when stderr is a terminal

@@ -73,13 +73,18 @@ def test_reinforce_learns_a_categorical_target_faster_than_random():
         return np.mean(sorted(t.value for t in study.trials)[:5])
 
     assert top5("reinforce") < top5("random") - 2
-    learned = Reinforce()
-    learned.bind(space, 0)
-    for _ in range(150):
-        suggestion = learned.ask()
-        learned.tell(suggestion, Outcome(TrialStatus.OK, distance(suggestion.config)))
-    probabilities = learned.probabilities()
-    assert sum(np.argmax(probabilities[f"x{i}"]) == t for i, t in enumerate(target)) >= 5
+
+    def decisions_learned(seed):
+        learned = Reinforce()
+        learned.bind(space, seed)
+        for _ in range(150):
+            suggestion = learned.ask()
+            learned.tell(suggestion, Outcome(TrialStatus.OK, distance(suggestion.config)))
+        probabilities = learned.probabilities()
+        return sum(np.argmax(probabilities[f"x{i}"]) == t for i, t in enumerate(target))
+
+    # chance is 8/6 of the 8 decisions; one seed may be unlucky, three on average are not
+    assert np.mean([decisions_learned(seed) for seed in range(3)]) >= 5
 
 
 def test_reinforce_scores_failures_as_the_worst_result_and_ignores_crashes():

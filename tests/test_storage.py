@@ -21,12 +21,15 @@ class TestSqliteStorage(StorageConformance):
         storage.close()
         return SqliteStorage(tmp_path / "s.db", create=False)
 
+    def spec(self, tmp_path):
+        return str(tmp_path / "s.db")
+
 
 def test_sqlite_file_is_wal_and_versioned(tmp_path):
     SqliteStorage(tmp_path / "s.db").close()
     conn = sqlite3.connect(tmp_path / "s.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 2
 
 
 def test_missing_folder(tmp_path):
@@ -75,3 +78,25 @@ def test_open_storage_forms(tmp_path):
     assert isinstance(open_storage(f"sqlite:///{tmp_path / 'b.db'}"), SqliteStorage)
     with pytest.raises(InvalidParameterError, match="'storage' parameter of minimize"):
         open_storage(42)
+
+
+class TestPostgresStorage(StorageConformance):
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres_server):
+        self.server = postgres_server
+
+    def make_storage(self, tmp_path):
+        from sweepml.storage.postgres import PostgresStorage
+        from sweepml.testing.postgres import create_database
+
+        self.url = create_database(self.server)
+        return PostgresStorage(self.url)
+
+    def reopen(self, storage, tmp_path):
+        from sweepml.storage.postgres import PostgresStorage
+
+        storage.close()
+        return PostgresStorage(self.url)
+
+    def spec(self, tmp_path):
+        return self.url

@@ -11,8 +11,10 @@ __all__ = [
     "InvalidParameterError",
     "SpaceSpecError",
     "StorageError",
+    "StudyExistsError",
     "SweepmlError",
     "TrialPruned",
+    "UnguardedScriptError",
 ]
 
 
@@ -38,6 +40,15 @@ class SpaceSpecError(InvalidParameterError):
 
 class StorageError(SweepmlError):
     """The study record cannot be opened, read or written."""
+
+
+class StudyExistsError(StorageError):
+    """A study of that name is already in the storage (perhaps created by another driver)."""
+
+
+class UnguardedScriptError(SweepmlError):
+    """A search needs worker processes that would run the user's script again, and the script
+    starts the search without ``if __name__ == "__main__":``."""
 
 
 class TrialPruned(Exception):  # noqa: N818 - the name says what happened, as in Optuna

@@ -115,7 +115,12 @@ class ObjectiveRunner:
         self.objective = objective
         self.wants_trial, self.wants_budget = _call_plan(objective, owner)
 
-    def __call__(self, task: TrialTask, reporter: Reporter) -> TrialResult:
+    def __call__(
+        self, task: TrialTask, reporter: Reporter, *, in_driver: bool = False
+    ) -> TrialResult:
+        """Run one task. ``in_driver``: the call runs in the search's own process (the serial
+        executor), where a KeyboardInterrupt is the user's Ctrl-C and stops the search; in a
+        worker it is the objective's own doing and fails the trial with its traceback."""
         handle = Trial(task, reporter)
         curve = handle.curve
         kwargs: dict[str, Any] = {}
@@ -136,6 +141,15 @@ class ObjectiveRunner:
         except Exception:
             return TrialResult(
                 task.number, TrialStatus.FAILED, intermediate=tuple(curve), error=_traceback()
+            )
+        except KeyboardInterrupt:
+            if in_driver:
+                raise
+            return TrialResult(
+                task.number,
+                TrialStatus.FAILED,
+                intermediate=tuple(curve),
+                error=_traceback() + "The objective raised KeyboardInterrupt.",
             )
         except SystemExit as exc:
             return TrialResult(

@@ -20,12 +20,13 @@ from typing import Any
 from sweepml._progress import ProgressDisplay
 from sweepml._validation import check_bool, check_float, check_int
 from sweepml.callbacks import SearchCallback
+from sweepml.drivers import Heartbeat, is_alive, this_driver
 from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import Executor, make_executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.pruners import Pruner, as_losses, make_pruner
 from sweepml.space import Space
-from sweepml.storage import Storage, open_storage
+from sweepml.storage import DriverStatus, Storage, open_storage
 from sweepml.strategies import Outcome, Strategy, Suggestion, make_strategy
 from sweepml.study import Study, open_study
 from sweepml.trial import TrialRecord, TrialStatus
@@ -277,7 +278,15 @@ def _default_name(objective: Callable[..., Any]) -> str:
 
 
 class _SearchLoop:
-    """One call's worth of searching on a study."""
+    """One call's worth of searching on a study, by one driver among any number.
+
+    Trial numbers come from the storage, and every other driver's trials reach this one through
+    ``Storage.changes``, polled before each round of asks: the strategy is told each finished
+    trial of any driver once (the trials finished since the last poll: at most one loop turn,
+    about a quarter of a second, stale), ``n_trials`` counts the trials of every driver, and a
+    trial left RUNNING by a driver that died is marked INTERRUPTED and run again by whichever
+    live driver claims it first (``drivers.py`` says how a dead driver is told from a busy one).
+    """
 
     def __init__(
         self,
@@ -297,41 +306,87 @@ class _SearchLoop:
         self.budget, self.limits, self.n_workers = budget, limits, n_workers
         self.callbacks = list(callbacks)
         self.storage = study.storage
-        self.running: dict[int, tuple[TrialRecord, Suggestion]] = {}
-        self.retry_queue: list[TrialRecord] = []
+        self.driver = this_driver()
+        self.running: dict[int, tuple[TrialRecord, Suggestion]] = {}  # this driver's
+        self.others: dict[int, TrialRecord] = {}  # RUNNING trials of other drivers
+        self.orphans: dict[int, TrialRecord] = {}  # INTERRUPTED, not yet retried: to claim
+        self.retried: set[int] = set()
+        self.told: set[int] = set()  # finished trials the strategy has heard of
+        self.cursor = -1
+        self.reserved: int | None = None  # a number reserved for an ask that proposed nothing
+        self.full = False  # the storage refused a trial: n_trials reached across drivers
         self.n_finished = 0
         self.n_failed = 0
         self.best_loss = float("inf")
         self.since_best = 0
-        self.next_number = 0
+        self.heartbeat: Heartbeat | None = None
+        self._seen_beat: list[DriverStatus] | None = None
 
-    # -- resume -------------------------------------------------------------------------------
-    def _resume(self) -> None:
-        """Replay the record into the strategy; queue what an earlier run left unfinished."""
-        records = self.study.trials
-        retried = {r.retry_of for r in records if r.retry_of is not None}
+    # -- what the other drivers did -------------------------------------------------------------
+    def _sync(self) -> None:
+        """Read every change since the last poll: tell finished trials, note running and
+        interrupted ones (to claim)."""
+        records, self.cursor = self.storage.changes(self.study.name, self.cursor)
         for record in records:
-            if record.status is TrialStatus.RUNNING:  # the previous driver died mid-trial
-                record = record.finish(
-                    status=TrialStatus.INTERRUPTED,
-                    finished_at=time.time(),
-                    error="The search stopped before this trial finished; it is run again.",
-                )
-                self.storage.save_trial(self.study.name, record)
+            number = record.number
+            if record.retry_of is not None:
+                self.retried.add(record.retry_of)
+                self.orphans.pop(record.retry_of, None)
+            if number in self.running:
+                continue
+            self.others.pop(number, None)
             if record.status.finished:
-                self._keep_curve(record)
-                replayed = Suggestion(record.config, None, record.budget, record.info)
-                self.strategy.tell(replayed, self._outcome(record.status, record.value))
-                self._count(record.status, record.value)
-            elif record.number not in retried:
-                self.retry_queue.append(record)
-        self.next_number = max((r.number for r in records), default=-1) + 1
-        if records:
+                self.orphans.pop(number, None)
+                if number not in self.told:
+                    self.told.add(number)
+                    replayed = Suggestion(record.config, None, record.budget, record.info)
+                    self.strategy.tell(replayed, self._outcome(record.status, record.value))
+                    self._keep_curve(record)
+                    self._count(record.status, record.value)
+            elif record.status is TrialStatus.RUNNING:
+                self.others[number] = record
+            elif number not in self.retried:  # INTERRUPTED: run it again
+                self.orphans[number] = record
+
+    def _reclaim(self) -> None:
+        """Mark INTERRUPTED the RUNNING trials whose driver is dead, so they are run again."""
+        assert self.heartbeat is not None
+        statuses = self.heartbeat.latest
+        if statuses is self._seen_beat and not self._unknown_drivers(statuses):
+            return  # nothing new since the last look
+        if self._unknown_drivers(statuses):  # a driver that started after our last beat
+            self.heartbeat.beat_now()
+            statuses = self.heartbeat.latest
+        self._seen_beat = statuses
+        alive = {s.driver.id for s in statuses if is_alive(s, self.driver)}
+        for number, record in list(self.others.items()):
+            if record.driver in alive:
+                continue
+            who = record.driver or "an earlier search"
+            stopped = record.finish(
+                status=TrialStatus.INTERRUPTED,
+                finished_at=time.time(),
+                error=f"Its driver ({who}) stopped before this trial finished; it is run again.",
+            )
+            del self.others[number]
+            if self.storage.save_trial(self.study.name, stopped) and number not in self.retried:
+                self.orphans[number] = stopped
+
+    def _unknown_drivers(self, statuses: list[DriverStatus]) -> bool:
+        known = {s.driver.id for s in statuses}
+        return any(r.driver is not None and r.driver not in known for r in self.others.values())
+
+    def _resume(self) -> None:
+        """Replay the record into the strategy and take over what dead drivers left."""
+        self._sync()
+        self._reclaim()
+        if self.told or self.orphans:
             logger.info(
-                "Resuming study %r: %d finished trials, %d to run again.",
+                "Resuming study %r: %d finished trials, %d to run again, %d running elsewhere.",
                 self.study.name,
                 self.n_finished,
-                len(self.retry_queue),
+                len(self.orphans),
+                len(self.others),
             )
 
     def _keep_curve(self, record: TrialRecord) -> None:
@@ -356,7 +411,17 @@ class _SearchLoop:
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, show_progress: bool | None) -> None:
-        self._resume()
+        self.heartbeat = Heartbeat(lambda: self.storage.beat(self.study.name, self.driver))
+        if self.executor.runs_in_driver:  # a trial blocks the loop: beat from a thread
+            self.heartbeat.start()
+        try:
+            self._resume()
+            self._loop(show_progress)
+        finally:
+            self.heartbeat.stop()
+
+    def _loop(self, show_progress: bool | None) -> None:
+        assert self.heartbeat is not None
         start = time.monotonic()
         deadline = None if self.budget.time_budget is None else start + self.budget.time_budget
         self.executor.deadline = deadline
@@ -373,6 +438,9 @@ class _SearchLoop:
                 if any(callback.should_stop(self.study) for callback in self.callbacks):
                     self._cancel("Cancelled: a callback stopped the search.")
                     break
+                self.heartbeat.tick()
+                self._sync()
+                self._reclaim()
                 self._launch(deadline)
                 if not self.running:
                     break
@@ -404,7 +472,10 @@ class _SearchLoop:
 
     def _may_launch(self, deadline: float | None) -> bool:
         b = self.budget
-        if b.n_trials is not None and self.n_finished + len(self.running) >= b.n_trials:
+        if self.full:
+            return False
+        started = self.n_finished + len(self.running) + len(self.others)
+        if b.n_trials is not None and started >= b.n_trials:
             return False
         if deadline is not None and time.monotonic() >= deadline:
             return False
@@ -412,33 +483,15 @@ class _SearchLoop:
 
     def _launch(self, deadline: float | None) -> None:
         while len(self.running) < self.n_workers and self._may_launch(deadline):
-            retry_of = None
-            if self.retry_queue:
-                old = self.retry_queue.pop(0)
-                retry_of = old.number
-                suggestion: Suggestion | None = self.strategy.retry(
-                    Suggestion(old.config, None, old.budget, old.info)
-                )
+            if self.orphans:
+                started = self._start_retry(self.orphans.pop(min(self.orphans)))
+                if started is None:
+                    continue
             else:
-                suggestion = self.strategy.ask()
-            if suggestion is None:
-                return
-            if suggestion.budget is not None and not self.runner.wants_budget:
-                raise InvalidParameterError(
-                    f"The strategy {type(self.strategy).__name__} gives each trial a budget, but "
-                    f"the objective has no 'budget' parameter to receive it; declare one, e.g. "
-                    f"def objective(config, budget): ..."
-                )
-            record = TrialRecord(
-                number=self.next_number,
-                config=dict(suggestion.config),
-                budget=suggestion.budget,
-                info=dict(suggestion.info),
-                retry_of=retry_of,
-                started_at=time.time(),
-            )
-            self.next_number += 1
-            self.storage.save_trial(self.study.name, record)
+                started = self._start_new()
+                if started is None:
+                    return
+            record, suggestion = started
             self.running[record.number] = (record, suggestion)
             self.executor.submit(
                 TrialTask(
@@ -452,6 +505,50 @@ class _SearchLoop:
                 )
             )
 
+    def _record(self, number: int, suggestion: Suggestion, retry_of: int | None) -> TrialRecord:
+        return TrialRecord(
+            number=number,
+            config=dict(suggestion.config),
+            budget=suggestion.budget,
+            info=dict(suggestion.info),
+            retry_of=retry_of,
+            started_at=time.time(),
+            driver=self.driver.id,
+        )
+
+    def _start_new(self) -> tuple[TrialRecord, Suggestion] | None:
+        """Ask the strategy for a new trial, keyed by its number; None when there is none."""
+        if self.reserved is None:
+            self.reserved = self.storage.reserve_number(self.study.name)
+        suggestion = self.strategy.ask(key=self.reserved)
+        if suggestion is None:
+            return None  # the number stays reserved for the next ask
+        if suggestion.budget is not None and not self.runner.wants_budget:
+            raise InvalidParameterError(
+                f"The strategy {type(self.strategy).__name__} gives each trial a budget, but "
+                f"the objective has no 'budget' parameter to receive it; declare one, e.g. "
+                f"def objective(config, budget): ..."
+            )
+        record = self._record(self.reserved, suggestion, None)
+        if not self.storage.add_trial(self.study.name, record, max_trials=self.budget.n_trials):
+            self.strategy.tell(suggestion, Outcome(TrialStatus.INTERRUPTED))  # take it back
+            self.full = True  # other drivers have started the rest of n_trials
+            return None
+        self.reserved = None
+        return record, suggestion
+
+    def _start_retry(self, old: TrialRecord) -> tuple[TrialRecord, Suggestion] | None:
+        """Run an interrupted trial again, unless another driver claims it first."""
+        number = self.storage.reserve_number(self.study.name)
+        replay = Suggestion(old.config, None, old.budget, old.info)
+        record = self._record(number, replay, old.number)
+        if not self.storage.add_trial(self.study.name, record, max_trials=self.budget.n_trials):
+            self._sync()  # shows the other driver's retry, if that is why
+            self.full = old.number not in self.retried
+            return None
+        self.retried.add(old.number)
+        return record, self.strategy.retry(replay)
+
     def _finish(self, result: TrialResult) -> None:
         record, suggestion = self.running.pop(result.number)
         record = record.finish(
@@ -462,9 +559,11 @@ class _SearchLoop:
             error=result.error,
             finished_at=result.finished_at,
         )
-        self.storage.save_trial(self.study.name, record)
+        if not self.storage.save_trial(self.study.name, record):
+            logger.warning("Trial %d was already finished in the storage.", record.number)
         logger.debug("Trial %d finished: %s %s", record.number, record.status.value, record.value)
         if record.status.finished:
+            self.told.add(record.number)
             self._count(record.status, record.value)
             self._keep_curve(record)
         self.strategy.tell(suggestion, self._outcome(record.status, record.value))

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sweepml.exceptions import InvalidParameterError, StorageError, SweepmlError
+from sweepml.exceptions import (
+    InvalidParameterError,
+    StorageError,
+    StudyExistsError,
+    SweepmlError,
+)
 from sweepml.space import Space
 from sweepml.storage import Storage, StudyInfo, open_storage
 from sweepml.trial import TrialRecord, TrialStatus
@@ -195,8 +200,13 @@ def open_study(
         info = StudyInfo(
             name, direction, space.to_dict(), time.time(), {"strategy": method, "seed": seed}
         )
-        storage.create_study(info)
-    elif info.direction != direction:
+        try:
+            storage.create_study(info)
+        except StudyExistsError:  # another driver created it meanwhile: join it
+            stored = storage.get_study(name)
+            assert stored is not None
+            info = stored
+    if info.direction != direction:
         raise InvalidParameterError(
             f"Study {name!r} in this storage was a {info.direction} search; this call would "
             f"{direction}. Pass another study_name."

@@ -41,7 +41,9 @@ class TrialRecord:
     ``value`` is the objective as the user's function returned it (not negated for maximize);
     ``metrics`` holds every other entry of a returned dict; ``intermediate`` the values reported
     through ``trial.report(step, value)``; ``info`` what the strategy needs to replay the trial;
-    ``retry_of`` the number of the interrupted trial this one runs again.
+    ``retry_of`` the number of the interrupted trial this one runs again; ``driver`` the id of the
+    search process that ran it (see ``DriverInfo``), which tells a trial left RUNNING by a dead
+    driver from one that another live driver is running.
     """
 
     number: int
@@ -56,6 +58,7 @@ class TrialRecord:
     retry_of: int | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    driver: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -54,7 +54,20 @@ def test_fit_then_predict(tmp_path, table):
     assert list(out.columns) == ["prediction", "proba_high", "proba_low"] and len(out) == 200
     table.drop(columns="a").to_csv(tmp_path / "broken.csv", index=False)
     done = cli("predict", "m.joblib", "broken.csv", cwd=tmp_path)
-    assert done.returncode == 2 and "missing ['a']" in done.stderr
+    assert done.returncode == 2 and "lacks columns seen in fit: ['a']" in done.stderr
+    table.assign(id=range(200)).to_csv(tmp_path / "with_id.csv", index=False)
+    done = cli("predict", "m.joblib", "with_id.csv", "-o", "out2.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr  # an ID column is ignored, with one warning
+    assert done.stderr.count("warning") == 1
+    assert "ignoring columns the model was not trained on: ['id']" in done.stderr
+    assert pd.read_csv(tmp_path / "out2.csv").equals(out)
+
+
+def test_fit_without_an_output_saves_the_model_beside_the_data(tmp_path, table):
+    done = cli("fit", "train.csv", "--target", "label", "--max-trials", 1, "-v", 0, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"Model saved to {'train.model.joblib'}" in done.stdout
+    assert (tmp_path / "train.model.joblib").exists()
 
 
 def test_fit_input_errors_exit_2(tmp_path, table):
@@ -65,11 +78,15 @@ def test_fit_input_errors_exit_2(tmp_path, table):
         (["fit", "missing.csv", "--target", "label"], "does not exist"),
         (
             ["fit", "train.csv", "--target", "label", "--metric", "auc", "--max-trials", 1],
-            "'metric' parameter of AutoClassifier.fit must be one of",
+            "The option --metric must be one of",
         ),
+        (["fit", "train.csv", "--target", "label", "--time", 0], "The option --time must be"),
+        (["fit", "train.csv", "--target", "label", "--jobs", 0], "The option --jobs must be"),
         (["predict", "notes.json", "train.csv"], "not a model saved by sweepml"),
     ]
     for args, message in cases:
         done = cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        if "--time" in args or "--jobs" in args:  # refused before the banner
+            assert done.stdout == "", done.stdout

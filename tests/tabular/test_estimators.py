@@ -39,9 +39,11 @@ def test_classifier_fits_predicts_and_reports():
     assert len(weights) >= 2 and np.isclose(sum(weights), 1.0)
     members = [m.predict_proba(X) for _, m, _ in model.ensemble_]
     np.testing.assert_allclose(proba, sum(w * p for w, p in zip(weights, members)))
-    # reordered columns are fine; missing or extra ones are a clear error
+    # reordered columns are fine; extra ones are ignored with a warning; missing ones are an error
     assert (model.predict(X[X.columns[::-1]]) == model.predict(X)).all()
-    with pytest.raises(InvalidParameterError, match=r"missing \['f0'\], unexpected \['zz'\]"):
+    with pytest.warns(UserWarning, match=r"ignoring columns not seen in fit: \['id'\]"):
+        assert (model.predict(X.assign(id=1)) == model.predict(X)).all()
+    with pytest.raises(InvalidParameterError, match=r"lacks columns seen in fit: \['f0'\]"):
         model.predict(X.rename(columns={"f0": "zz"}))
 
 

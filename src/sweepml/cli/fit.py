@@ -41,10 +41,26 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel trials")
     parser.add_argument("--seed", type=int, metavar="S", help="random seed")
     parser.add_argument("-o", "--output", metavar="pipeline.py", help="write the pipeline script")
-    parser.add_argument("--model", metavar="model.joblib", help="save the fitted model")
+    parser.add_argument(
+        "--model",
+        metavar="model.joblib",
+        help="save the fitted model (default, when neither this nor -o is given: "
+        "DATA's name with .model.joblib, beside DATA); it is a pickle: load only your own",
+    )
     parser.add_argument("--test", metavar="FILE", help="a table to score the model on")
     parser.add_argument("-v", "--verbose", type=int, choices=(0, 1, 2), default=1)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, flags=FLAGS)
+
+
+#: the estimator's parameters, named as the flags that set them (for error messages)
+FLAGS = {
+    "time_budget": "--time",
+    "max_trials": "--max-trials",
+    "metric": "--metric",
+    "cv": "--cv",
+    "n_jobs": "--jobs",
+    "random_state": "--seed",
+}
 
 
 def read_table(path: str) -> Any:
@@ -103,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         cv=args.cv,
         show_progress=None if args.verbose else False,
     )
+    model._check_settings("fit")  # bad flags are reported before any output
+    if args.output is None and args.model is None:  # a fit is never thrown away
+        args.model = str(Path(args.data).with_suffix(".model.joblib"))
     budget = f"{args.max_trials} trials" if args.max_trials else f"{args.time:g} s"
     if args.verbose:
         print(

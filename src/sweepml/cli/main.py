@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from sweepml import __version__
-from sweepml.cli import CommandFailed, fit, predict, report, show, tune
+from sweepml.cli import CommandFailed, fit, in_flags, predict, report, show, tune
 from sweepml.exceptions import SweepmlError
 
 COMMANDS = (fit, predict, tune, show, report)
@@ -29,16 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: object,
+                  **kwargs: object) -> None:  # fmt: skip
+    """Warnings as one line each, like the errors (not Python's file:line: form)."""
+    print(f"sweepml: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
         print("sweepml: interrupted; finished trials are saved.", file=sys.stderr)
         return 130
     except SweepmlError as exc:
-        print(f"sweepml: error: {exc}", file=sys.stderr)
+        print(f"sweepml: error: {in_flags(str(exc), getattr(args, 'flags', {}))}",
+              file=sys.stderr)  # fmt: skip
         return 2
     except CommandFailed as exc:
         print(f"sweepml: error: {exc}", file=sys.stderr)

@@ -65,7 +65,12 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--trial-timeout", type=float, metavar="S", help="seconds per trial")
     parser.add_argument("--trial-memory", type=float, metavar="MB", help="MiB per trial")
-    parser.add_argument("--storage", metavar="DB", help="SQLite file for the record")
+    parser.add_argument(
+        "--storage",
+        metavar="DB",
+        help="the record: a SQLite file, or a postgresql://user@host/db URL that drivers on "
+        "several machines share (needs sweepml[postgres])",
+    )
     parser.add_argument("--study", metavar="NAME", help="study name (default: FUNCTION)")
     parser.add_argument(
         "--strategy",
@@ -89,7 +94,24 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--seed", type=int, metavar="S", help="random seed")
     parser.add_argument("--top", type=int, default=10, metavar="K", help="rows of the leaderboard")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, flags=FLAGS)
+
+
+#: minimize's parameters, named as the flags that set them (for error messages)
+FLAGS = {
+    "n_trials": "--trials",
+    "time_budget": "--timeout",
+    "patience": "--patience",
+    "n_workers": "--workers",
+    "trial_timeout": "--trial-timeout",
+    "trial_memory_mb": "--trial-memory",
+    "storage": "--storage",
+    "study_name": "--study",
+    "strategy": "--strategy",
+    "seed": "--seed",
+    "cluster": "--cluster",
+    "pruner": "--pruner",
+}
 
 
 def load_objective(target: str) -> Callable[..., Any]:
@@ -133,6 +155,10 @@ def load_objective(target: str) -> Callable[..., Any]:
 def run(args: argparse.Namespace) -> int:
     from sweepml.cli.show import print_study
 
+    if args.trials is None and args.timeout is None and args.patience is None:
+        raise InvalidParameterError(
+            "sweepml tune needs a budget: --trials N, --timeout S or --patience K (or several)."
+        )
     objective = load_objective(args.target)
     if args.cluster:  # ship the objective's file with it: workers need not have it
         import cloudpickle

@@ -21,6 +21,8 @@ class Executor(abc.ABC):
     name: str = ""
     #: Whether trial_timeout and trial_memory_mb are enforced (they need a separate process).
     enforces_limits: bool = False
+    #: Whether trials run inside the driver's own thread (the search loop is blocked meanwhile)
+    runs_in_driver: bool = False
 
     def __init__(self, n_workers: int = 1) -> None:
         self.n_workers = n_workers

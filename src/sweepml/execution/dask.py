@@ -18,11 +18,14 @@ Dask is imported only here, and only when a Dask executor is created.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sweepml._main_guard import refuse_unguarded
+from sweepml._validation import check_bool
 from sweepml.exceptions import InvalidParameterError, SweepmlError
 from sweepml.execution.base import Executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
@@ -120,6 +123,9 @@ class DaskExecutor(Executor):
             milliseconds) for trials that take milliseconds.
         max_retries: how many times a trial whose worker died is submitted again before it is
             recorded LOST.
+        dashboard: for the LocalCluster started here: serve Dask's dashboard (on 127.0.0.1 and a
+            free port, printed when the search starts). Off by default: it shows call stacks
+            and logs to whoever reaches the port. The cluster itself listens on 127.0.0.1 only.
 
     Example:
         >>> sweepml.minimize(objective, space, n_trials=100, executor="dask",
@@ -136,6 +142,7 @@ class DaskExecutor(Executor):
         n_workers: int = 1,
         batch_size: int = 1,
         max_retries: int = 2,
+        dashboard: bool = False,
     ) -> None:
         super().__init__(n_workers)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -149,6 +156,7 @@ class DaskExecutor(Executor):
                 f"{max_retries!r}."
             )
         self.cluster, self.batch_size, self.max_retries = cluster, batch_size, max_retries
+        self.dashboard = check_bool("DaskExecutor", "dashboard", dashboard)
         self._local_workers = n_workers  # n_workers becomes the cluster's slots once started
         self._client: Any = None
         self._owned: list[Any] = []  # what we started and must close: client, LocalCluster
@@ -189,16 +197,22 @@ class DaskExecutor(Executor):
         import dask
 
         if self.cluster is None:
+            # its workers are spawned, and import the main script again
+            refuse_unguarded("executor='dask' with a local cluster")
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 local = distributed.LocalCluster(
                     n_workers=self._local_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=":0",  # any free port: never clash with a running one
+                    host="127.0.0.1",  # scheduler and workers: nothing reachable from outside
+                    # a free port when asked for: never clash with a running one
+                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
                 )
             self._owned.append(local)
             client = distributed.Client(local)
             self._owned.insert(0, client)
+            if self.dashboard:
+                sys.stderr.write(f"Dask dashboard: {client.dashboard_link}\n")
             return client
         if not isinstance(self.cluster, str):
             raise InvalidParameterError(

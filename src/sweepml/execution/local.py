@@ -9,11 +9,21 @@ trial costs ~11 ms with fork and isolates every trial. The driver enforces the l
 - memory: ``RLIMIT_AS`` in the child (what it had at start + ``memory_mb``) turns a runaway
   allocation into a MemoryError, and the driver watches the child's RSS as a backstop;
 - the child asks the kernel to SIGKILL it if the driver dies, so no orphan runs on after a crash.
+
+A trial leaves nothing behind. It is a child subreaper (Linux), so a process it starts stays in its
+tree even after a double fork or ``setsid``; when the objective returns, the trial stops and kills
+that whole tree before it sends its result. When the driver ends a trial (timeout, memory,
+cancel) it kills the tree below it, the process group, and every descendant it saw while the
+trial ran (for one that crashed, whose orphans the kernel hands to init). A process the trial
+forked may hold the result pipe and the exit sentinel open; the driver never waits on them
+alone: it reads results without blocking, notices a dead trial by ``waitpid`` within
+``_POLL_SECONDS``, and every wait is bounded by the nearest deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -25,14 +35,20 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from sweepml._main_guard import defined_in_main, hidden_main, refuse_unguarded
+from sweepml._procfs import become_subreaper, children, descendants, kill_processes, kill_tree
 from sweepml.execution.base import Executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.trial import TrialStatus
 
 __all__ = ["LocalExecutor"]
 
+logger = logging.getLogger(__name__)
+
 _GRACE_SECONDS = 0.5
 _WATCH_PERIOD = 0.2  # seconds between RSS checks when a memory limit is set
+_POLL_SECONDS = 0.5  # at most this long between looks at a trial whose sentinel stays silent
+_EXIT_SECONDS = 2.0  # a trial that sent its result, or got SIGKILL, exits within this
 _MIB = 1024 * 1024
 
 
@@ -67,6 +83,7 @@ def _child_main(
     _die_with_parent()  # with forkserver the parent is the server, which dies with the driver
     if parent_pid is not None and os.getppid() != parent_pid:  # the driver died before the
         os._exit(1)  # death signal was armed
+    become_subreaper()
     if task.memory_mb is not None:
         import resource
 
@@ -84,8 +101,28 @@ def _child_main(
         send(("report", step, value))
 
     result = runner(task, report)
+    _end_descendants()
+    for stream in (sys.stdout, sys.stderr):  # what the objective printed is not lost when the
+        with contextlib.suppress(Exception):  # driver ends this process after the result
+            stream.flush()
     send(("done", result))
     conn.close()
+
+
+def _end_descendants() -> None:
+    """In a trial: kill every process the objective started and collect their exit statuses."""
+    me = os.getpid()
+    if not children(me):
+        return
+    kill_tree(me)
+    until = time.monotonic() + 2.0
+    while time.monotonic() < until:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.001)
 
 
 @dataclass
@@ -98,6 +135,8 @@ class _Running:
     curve: list[tuple[int, float]] = field(default_factory=list)
     result: TrialResult | None = None
     broken_pipe: str | None = None
+    #: every process seen below the trial while it ran (pid -> start time)
+    seen: dict[int, int] = field(default_factory=dict)
 
 
 class LocalExecutor(Executor):
@@ -132,9 +171,17 @@ class LocalExecutor(Executor):
             self._ctx.set_forkserver_preload(list(preload))
         self._running: dict[int, _Running] = {}
         self._runner: ObjectiveRunner | None = None
+        self._hide_main = False
 
     def start(self, runner: ObjectiveRunner) -> None:
         self._runner = runner
+        # spawn and forkserver workers import the main script again; they need not when the
+        # objective lives elsewhere, and must not when the script is unguarded (_main_guard.py)
+        self._hide_main = False
+        if self.start_method != "fork":
+            self._hide_main = not defined_in_main(runner.objective)
+            if not self._hide_main:
+                refuse_unguarded(f"executor='local' with start_method={self.start_method!r}")
 
     @property
     def n_running(self) -> int:
@@ -154,7 +201,8 @@ class LocalExecutor(Executor):
             name=f"sweepml-trial-{task.number}",
             daemon=False,
         )
-        process.start()
+        with hidden_main() if self._hide_main else contextlib.nullcontext():
+            process.start()
         send.close()
         baseline = _proc_status_kib(os.getpid(), "VmRSS") or 0
         self._running[task.number] = _Running(task, process, receive, time.monotonic(), baseline)
@@ -173,12 +221,13 @@ class LocalExecutor(Executor):
             run.broken_pipe = run.broken_pipe or repr(exc)
 
     def _reap(self, number: int, status: TrialStatus | None = None, error: str = "") -> TrialResult:
-        """Remove a trial from the running set and build its result."""
+        """Remove a trial from the running set, end its processes and build its result."""
         run = self._running.pop(number)
         self._drain(run)
-        if status is not None:
-            _kill_group(run.process)
-        run.process.join(timeout=5)
+        if status is not None:  # the driver ends it: timeout, memory, cancel
+            _end_trial(run, graceful=True)
+        elif run.result is None or not _exited(run.process, _EXIT_SECONDS):
+            _end_trial(run, graceful=False)  # it died on its own, or hangs after its result
         run.conn.close()
         if status is None and run.result is not None:
             return run.result
@@ -202,7 +251,8 @@ class LocalExecutor(Executor):
             wait(handles, timeout=None if pause is None else max(pause, 0.0))
 
     def _next_check(self, now: float) -> float | None:
-        """Seconds until a limit must be checked again (a trial's deadline, or the watchdog)."""
+        """Seconds until a trial must be looked at again: its deadline, the memory watchdog, or
+        the poll that notices a dead trial whose sentinel a forked process still holds."""
         pauses = [
             run.started + run.task.timeout - now
             for run in self._running.values()
@@ -210,6 +260,8 @@ class LocalExecutor(Executor):
         ]
         if any(run.task.memory_mb is not None for run in self._running.values()):
             pauses.append(_WATCH_PERIOD)
+        if self._running:
+            pauses.append(_POLL_SECONDS)
         return min(pauses) if pauses else None
 
     def _collect(self) -> list[TrialResult]:
@@ -217,6 +269,8 @@ class LocalExecutor(Executor):
         now = time.monotonic()
         for number, run in list(self._running.items()):
             self._drain(run)
+            if run.result is None and run.process.pid is not None:
+                run.seen.update(descendants(run.process.pid))
             if run.result is not None or not run.process.is_alive():
                 results.append(self._reap(number))
             elif run.task.timeout is not None and now - run.started > run.task.timeout:
@@ -255,25 +309,51 @@ class LocalExecutor(Executor):
         return results
 
 
-def _kill_group(process: BaseProcess) -> None:
-    """SIGTERM the trial's process group, wait a short grace, then SIGKILL it."""
-    pid = process.pid
+def _exited(process: BaseProcess, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for ``process`` to exit, by ``waitpid`` (its sentinel may be held
+    open by a process it forked)."""
+    until = time.monotonic() + timeout
+    pause = 0.0005
+    while process.is_alive():
+        if time.monotonic() >= until:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+    return True
+
+
+def _end_trial(run: _Running, *, graceful: bool) -> None:
+    """End a trial's process and everything it started.
+
+    ``graceful``: SIGTERM first and a short grace to clean up, then SIGKILL. The trial's own
+    process is killed last, so that while the tree is walked the orphans it adopted (it is a
+    subreaper) are still below it.
+    """
+    pid = run.process.pid
     if pid is None:
         return
-    for sig, grace in ((signal.SIGTERM, _GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:  # not yet its own group leader (killed right after start)
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return
-        process.join(timeout=grace)
-        if not process.is_alive():
-            # the group may still hold children the trial spawned
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            return
+    run.seen.update(descendants(pid))
+    if graceful and run.process.is_alive():
+        _signal_group(pid, signal.SIGTERM)
+        kill_processes(run.seen, signal.SIGTERM)
+        _exited(run.process, _GRACE_SECONDS)
+    if run.process.is_alive():
+        kill_tree(pid, run.seen)
+        _signal_group(pid, signal.SIGKILL)
+    else:  # its pid is still ours until reaped, but its orphans have moved to init
+        kill_tree(pid, run.seen)
+    if not _exited(run.process, _EXIT_SECONDS):
+        logger.warning("Trial process %d did not exit after SIGKILL.", pid)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the trial's process group (it leads one: setsid), or the process alone if it has
+    not called setsid yet."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
 
 
 def _death_message(exitcode: int | None) -> str:

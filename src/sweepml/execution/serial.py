@@ -34,6 +34,7 @@ class SerialExecutor(Executor):
     """One trial at a time, in process."""
 
     name = "serial"
+    runs_in_driver = True
 
     def __init__(self) -> None:
         super().__init__(1)
@@ -62,7 +63,9 @@ class SerialExecutor(Executor):
         )
         try:
             try:
-                result = self._runner(task, lambda step, value: curve.append((step, value)))
+                result = self._runner(
+                    task, lambda step, value: curve.append((step, value)), in_driver=True
+                )
             except _DeadlineReached:
                 result = TrialResult(
                     task.number,

@@ -40,5 +40,17 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            module = importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            raise ModuleNotFoundError(
+                f"sweepml.nas.{name} needs PyTorch, which is not installed: "
+                f"pip install 'sweepml[nas]' (on a machine without a GPU, "
+                f"pip install torch --index-url https://download.pytorch.org/whl/cpu first "
+                f"installs the much smaller CPU build).",
+                name="torch",
+            ) from None
+        return getattr(module, name)
     raise AttributeError(f"module 'sweepml.nas' has no attribute {name!r}")

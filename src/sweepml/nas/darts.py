@@ -219,7 +219,6 @@ def darts_search(
         first_epoch = state["epoch"] + 1
     store = open_storage(storage, owner=owner)
     study = open_study(store, study_name, "maximize", space, method="DARTS", seed=seed)
-    number = max((t.number for t in study.trials), default=-1) + 1
     ops = model.ops
     has_comb = any(name.endswith("_comb") for name in space.all_params)
     x_train, y_train = data.x_train.to(target), data.y_train.to(target)
@@ -280,7 +279,7 @@ def darts_search(
         )
         accuracy = _accuracy(model, x_val, y_val, config, batch_size)
         info = {"epoch": epoch, **({"stopped": "skip collapse guard"} if collapsed else {})}
-        record = TrialRecord(number=number, config=config, info=info,
+        record = TrialRecord(number=store.reserve_number(study.name), config=config, info=info,
                              started_at=time.time() - epoch_seconds).finish(
             status=TrialStatus.OK,
             value=accuracy,
@@ -288,8 +287,7 @@ def darts_search(
                      "alpha_entropy": _entropy(relaxation), "seconds": epoch_seconds},
             finished_at=time.time(),
         )  # fmt: skip
-        store.save_trial(study.name, record)
-        number += 1
+        store.add_trial(study.name, record)
         if path is not None:
             save_checkpoint(path, space, settings, "darts", {
                 "model": model.state_dict(),

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +40,10 @@ from sweepml.nas.enas import ENAS
 from sweepml.nas.pnas import PNAS
 from sweepml.nas.shared import SharedWeights
 from sweepml.nas.spaces import chain_space, nasnet_space, pnas_space
-from sweepml.nas.train import ImageData, resolve_device, train
+from sweepml.nas.train import ImageData, resolve_device, seconds_per_epoch, train
 from sweepml.space import Space
 from sweepml.strategies import ASHA, BOHB, Hyperband, Strategy, SuccessiveHalving
+from sweepml.trial import TrialStatus
 
 __all__ = ["ImageClassifier"]
 
@@ -87,6 +89,12 @@ class ImageClassifier:
         device: ``"auto"`` (a CUDA GPU when PyTorch sees one, else the CPU), ``"cpu"``,
             ``"cuda"`` or ``"cuda:N"``.
         storage: where the search's trials are recorded (a SQLite path keeps them).
+        show_progress: a progress bar of the search; default on when stderr is a terminal.
+
+    With a ``time_budget``, ``fit`` first times one training epoch of the space's default
+    architecture and stops at once when the budget cannot hold one trial; when the budget ends
+    every trial before it finishes, the best partly trained architecture is the answer (with a
+    warning), so a budgeted fit always ends with a model.
 
     Example:
         >>> from sweepml.nas.data import load_digits
@@ -114,7 +122,7 @@ class ImageClassifier:
         seed: int | None = None,
         device: str = "auto",
         storage: str | None = None,
-        show_progress: bool = False,
+        show_progress: bool | None = None,
     ) -> None:
         owner = "ImageClassifier"
         self.max_trials = check_int(owner, "max_trials", max_trials, minimum=1)
@@ -147,7 +155,7 @@ class ImageClassifier:
         self.seed = seed
         self.device = str(resolve_device(device, owner))
         self.storage = storage
-        self.show_progress = show_progress
+        self.show_progress = check_bool(owner, "show_progress", show_progress, optional=True)
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, x: Any, y: Any = None, *, validation_split: float = 0.2) -> ImageClassifier:
@@ -223,20 +231,58 @@ class ImageClassifier:
                          learning_rate=self.learning_rate, seed=seed, device=self.device,
                          trial=trial).as_metrics()  # fmt: skip
 
+        if self.time_budget is not None:  # a multi-fidelity trial may stop after min_budget
+            fewest = getattr(strategy, "min_budget", self.epochs)
+            self._check_budget_holds_a_trial(space, data, n_classes, seed,
+                                             max(1, int(round(fewest))))  # fmt: skip
         self.study_ = sweepml.maximize(
             objective, space, strategy=strategy, n_trials=self.max_trials,
             time_budget=self.time_budget, seed=self.seed, executor="serial",
             storage=self.storage, show_progress=self.show_progress,
         )  # fmt: skip
-        best = self.study_.best
-        if best is None:
-            errors = {t.error.strip().splitlines()[-1] for t in self.study_.trials if t.error}
+        trials = self.study_.trials
+        finished = [t for t in trials if t.status is TrialStatus.OK and t.value is not None]
+        if finished:
+            best = self.study_.best
+            self.best_config_ = dict(best.config)
+            self.search_accuracy_ = float(best.value or 0.0)
+            return
+        partial = [t for t in trials if t.status is TrialStatus.INTERRUPTED and t.intermediate]
+        if not partial:
+            errors = {t.error.strip().splitlines()[-1] for t in trials if t.error}
             raise SweepmlError(
-                f"No architecture could be trained in {len(self.study_.trials)} trials; the "
-                f"errors were: {sorted(errors)[:3]}."
+                f"No architecture could be trained in {len(trials)} trials; the errors were: "
+                f"{sorted(errors)[:3]}."
             )
-        self.best_config_ = dict(best.config)
-        self.search_accuracy_ = float(best.value or 0.0)
+        # the time budget ended every trial early: the best partly trained one is the answer
+        chosen = max(partial, key=lambda t: t.intermediate[-1][1])
+        epoch, accuracy = chosen.intermediate[-1]
+        warnings.warn(
+            f"ImageClassifier.fit: no architecture finished its {self.epochs} epochs within "
+            f"time_budget={self.time_budget:g} s; the best partly trained one (validation "
+            f"accuracy {accuracy:.4f} after {epoch + 1} epochs) is trained as the answer. Raise "
+            f"time_budget, or lower epochs or search_size, for a real search.",
+            UserWarning,
+            stacklevel=3,
+        )
+        self.best_config_ = dict(chosen.config)
+        self.search_accuracy_ = float(accuracy)
+
+    def _check_budget_holds_a_trial(self, space: Space, data: ImageData, n_classes: int,
+                                    seed: int, epochs: int) -> None:  # fmt: skip
+        """Say at once, before searching, when ``time_budget`` cannot hold one trial."""
+        assert self.time_budget is not None
+        model = self._build(space.default(), n_classes, seed)
+        epoch = seconds_per_epoch(model, data, batch_size=self.batch_size, device=self.device)
+        if epoch * epochs > self.time_budget:
+            raise InvalidParameterError(
+                f"time_budget={self.time_budget:g} s cannot hold one trial: training one "
+                f"architecture for {epochs} epoch{'s' if epochs > 1 else ''} takes at least "
+                f"{epoch * epochs:.0f} s here (timed on the default architecture, "
+                f"{len(data.x_train)} training images). Raise time_budget to at least "
+                f"{math.ceil(epoch * epochs * 1.5)} s, or lower epochs, search_size, filters or "
+                f"batch_size."
+            )
 
     def _shares_weights(self) -> bool:
         return self.weight_sharing or self.strategy == "enas" or isinstance(self.strategy, ENAS)

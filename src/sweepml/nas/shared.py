@@ -295,9 +295,12 @@ def save_checkpoint(path: Path, space: Space, settings: Mapping[str, Any], metho
 def load_checkpoint(path: Path, space: Space, settings: Mapping[str, Any],
                     method: str) -> dict[str, Any]:  # fmt: skip
     """A checkpoint's state, after checking that it belongs to this space, these supernet
-    settings and this method (a clear error otherwise: resuming needs all three the same)."""
+    settings and this method (a clear error otherwise: resuming needs all three the same).
+
+    Read with ``weights_only=True``: tensors, numbers, strings and containers only, never a
+    pickled object, so a file planted beside the storage cannot run code."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same answer
         raise InvalidParameterError(
             f"The checkpoint {path} cannot be read ({type(error).__name__}: {error}); delete "

@@ -1,7 +1,19 @@
-"""The storage protocol: the durable record of studies and their trials.
+"""The storage protocol: the durable record of studies, their trials and the drivers running them.
 
-Only the driver writes. Every ``save_trial`` is committed before it returns, so whatever the driver
-has acknowledged survives its own crash. Everything else (leaderboards, resume) reads this record.
+Several drivers (processes running a search) may share one study. The storage is what keeps them
+from stepping on each other, so every write that depends on what is already there happens inside
+one of its transactions:
+
+- ``reserve_number`` hands out trial numbers no other caller gets (numbers grow, and may skip one
+  that a driver reserved and never used);
+- ``add_trial`` refuses a trial beyond the study's ``max_trials`` (counted over every driver) and a
+  second retry of the same interrupted trial, so two drivers never re-run one trial twice;
+- ``save_trial`` never overwrites a finished trial: a late INTERRUPTED mark cannot erase a result;
+- ``beat`` records that a driver is alive and tells who else is; the search decides from it which
+  RUNNING trials were abandoned by a driver that died.
+
+Every write is committed before the call returns, so whatever a driver has acknowledged survives
+its own crash. Everything else (leaderboards, resume) reads this record.
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ from typing import Any
 
 from sweepml.trial import TrialRecord
 
-__all__ = ["Storage", "StudyInfo"]
+__all__ = ["DriverInfo", "DriverStatus", "Storage", "StudyInfo"]
 
 
 @dataclass(frozen=True)
@@ -27,12 +39,41 @@ class StudyInfo:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Storage(abc.ABC):
-    """Where studies live. Implementations: ``MemoryStorage`` and ``SqliteStorage``."""
+@dataclass(frozen=True)
+class DriverInfo:
+    """Who a driver is: an id unique to one run of a search, and where its process lives.
 
+    ``machine`` names a kernel and process namespace (boot id + pid namespace): a driver on the
+    same machine can ask the kernel whether ``pid`` still runs the process that started at
+    ``pid_start`` (clock ticks after boot), instead of waiting for a heartbeat to go stale.
+    """
+
+    id: str
+    host: str
+    machine: str
+    pid: int
+    pid_start: int | None
+    started_at: float
+
+
+@dataclass(frozen=True)
+class DriverStatus:
+    """A driver as the storage last heard of it: ``idle`` seconds since its last beat, measured
+    on the storage's own clock (a database server's, for a shared one)."""
+
+    driver: DriverInfo
+    idle: float
+
+
+class Storage(abc.ABC):
+    """Where studies live. Implementations: ``MemoryStorage``, ``SqliteStorage``,
+    ``PostgresStorage``; ``sweepml.testing.StorageConformance`` is the suite they all pass."""
+
+    # -- studies --------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_study(self, info: StudyInfo) -> None:
-        """Add a new study; raises ``StorageError`` if the name is taken."""
+        """Add a new study; raises ``StudyExistsError`` if the name is taken (another driver may
+        have created it a moment ago: read it with ``get_study`` then)."""
 
     @abc.abstractmethod
     def get_study(self, name: str) -> StudyInfo | None:
@@ -42,13 +83,48 @@ class Storage(abc.ABC):
     def study_names(self) -> list[str]:
         """Names of all studies, oldest first."""
 
+    # -- trials ---------------------------------------------------------------------------------
     @abc.abstractmethod
-    def save_trial(self, study: str, record: TrialRecord) -> None:
-        """Insert or replace the trial ``record.number`` of ``study``, durably."""
+    def reserve_number(self, study: str) -> int:
+        """A trial number that no other call, in any process, has been or will be given."""
+
+    @abc.abstractmethod
+    def add_trial(
+        self,
+        study: str,
+        record: TrialRecord,
+        *,
+        max_trials: int | None = None,
+    ) -> bool:
+        """Insert ``record`` (its number from ``reserve_number``).
+
+        Returns False, and stores nothing, when ``max_trials`` trials (INTERRUPTED ones aside)
+        are already running or finished, or when ``record.retry_of`` has been retried already.
+        """
+
+    @abc.abstractmethod
+    def save_trial(self, study: str, record: TrialRecord) -> bool:
+        """Update the stored trial ``record.number`` to ``record``, durably.
+
+        A finished trial (``TrialStatus.finished``) is never overwritten: the call returns False
+        then. Raises ``StorageError`` when the trial does not exist.
+        """
 
     @abc.abstractmethod
     def trials(self, study: str) -> list[TrialRecord]:
         """All trials of ``study``, by number."""
+
+    @abc.abstractmethod
+    def changes(self, study: str, cursor: int = -1) -> tuple[list[TrialRecord], int]:
+        """Trials added or updated since ``cursor`` (all of them for -1), oldest change first,
+        and the cursor to pass next time. A search polls this to learn other drivers' results."""
+
+    # -- drivers --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def beat(self, study: str, driver: DriverInfo) -> list[DriverStatus]:
+        """Record that ``driver`` is alive now; return every driver the study has seen.
+
+        May be called from another thread than the other methods (a heartbeat thread)."""
 
     def close(self) -> None:
         """Release files and connections; the storage is unusable afterwards."""

@@ -76,7 +76,7 @@ class FidelityWrapper(Strategy):
 
     def _propose(self) -> Suggestion | None:
         """A new config from the base (None when it has nothing right now)."""
-        return self._base.ask()
+        return self._base.ask(key=self._subkey())
 
     def _delegate(self, ours: Suggestion, proposed: Suggestion) -> Suggestion:
         assert ours.id is not None

@@ -5,12 +5,19 @@ gives it: no storage, executor or study. Several asks may be outstanding before 
 (asynchronous parallel search). A strategy is rebuilt on resume by telling it the stored history
 again; those replayed suggestions carry ``id=None`` because this instance never asked them.
 Strategies always *minimize* ``Outcome.loss``; the study negates values for ``maximize``.
+
+Randomness is keyed, not streamed: before each ask, ``self.rng`` is reseeded from the seed and the
+ask's ``key`` (the search passes the trial number, which the storage hands out once per study).
+So a strategy rebuilt by replay continues the sequence an uninterrupted serial run would have
+followed instead of starting it over, and two drivers sharing a study with one seed never draw the
+same numbers.
 """
 
 from __future__ import annotations
 
 import abc
 import copy
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -74,6 +81,7 @@ class Strategy(abc.ABC):
         self._space: Space | None = None
         self.rng = np.random.default_rng()
         self._next_id = 0
+        self._n_seen = 0  # suggestions asked, retried or replayed: the default ask key
         self._pending: dict[int, Suggestion] = {}
 
     # -- binding ----------------------------------------------------------------------------
@@ -84,6 +92,7 @@ class Strategy(abc.ABC):
         self._space = space
         self.rng = np.random.default_rng(seed)
         self.seed = seed
+        self._entropy = seed if seed is not None else secrets.randbits(63)
         self._setup(space)
 
     def _setup(self, space: Space) -> None:
@@ -99,16 +108,38 @@ class Strategy(abc.ABC):
         return self._space
 
     # -- ask / tell -------------------------------------------------------------------------
-    def ask(self) -> Suggestion | None:
-        """The next suggestion, or None when nothing can be proposed until a pending one is told."""
+    def ask(self, *, key: int | None = None) -> Suggestion | None:
+        """The next suggestion, or None when nothing can be proposed until a pending one is told.
+
+        Args:
+            key: a non-negative int unique to this ask within the search, from which the ask's
+                random draws come (the search passes the trial number). Same seed, same key and
+                same history told: same suggestion. Default: how many suggestions this strategy
+                has asked, retried or been told as history.
+        """
         self.space  # noqa: B018 - raises the "not bound" error early
-        return self._ask()
+        self._reseed(self._n_seen if key is None else key)
+        suggestion = self._ask()
+        if suggestion is not None:
+            self._n_seen += 1
+        return suggestion
+
+    def _reseed(self, key: int) -> None:
+        """Draw this ask's randomness from (seed, key). Strategies holding another generator (a
+        wrapped strategy, an Optuna sampler) reseed it here from ``self.rng``."""
+        self.rng = np.random.default_rng([self._entropy, key])
+
+    def _subkey(self) -> int:
+        """A key for an ask this strategy makes of another one (a wrapped base)."""
+        return int(self.rng.integers(2**62))
 
     def tell(self, suggestion: Suggestion, outcome: Outcome) -> None:
         """Report how ``suggestion`` went; suggestions with ``id=None`` are replayed history."""
         self.space  # noqa: B018
         if suggestion.id is not None:
             self._pending.pop(suggestion.id, None)
+        else:
+            self._n_seen += 1
         self._tell(suggestion, outcome)
 
     def retry(self, suggestion: Suggestion) -> Suggestion:
@@ -117,6 +148,7 @@ class Strategy(abc.ABC):
         It becomes pending like an asked one, so no strategy proposes it twice meanwhile.
         """
         self.space  # noqa: B018
+        self._n_seen += 1
         return self._suggest(suggestion.config, budget=suggestion.budget, info=suggestion.info)
 
     @property

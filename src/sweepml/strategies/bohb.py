@@ -59,7 +59,7 @@ class FidelityTPE(Strategy):
         if budget is None or self.rng.random() < self.random_fraction:
             return self._suggest(self.space.sample(self.rng), info={"proposed_by": "random"})
         model = self._models[budget]
-        drawn = model.ask()
+        drawn = model.ask(key=self._subkey())
         assert drawn is not None  # a TPE always proposes
         # The draw is only a proposal; its result arrives at whatever budget it is run with.
         model.tell(drawn, Outcome(TrialStatus.FAILED))
@@ -71,7 +71,7 @@ class FidelityTPE(Strategy):
         budget = float(suggestion.budget)
         if budget not in self._models:
             model = TPE(n_startup_trials=0, multivariate=True, constant_liar=False)
-            model.bind(self.space, int(self.rng.integers(2**31)))
+            model.bind(self.space, self._entropy)  # its asks are keyed by ours
             self._models[budget] = model
         replayed = Suggestion(dict(suggestion.config), None, budget, {})
         self._models[budget].tell(replayed, outcome)

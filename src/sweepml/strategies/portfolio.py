@@ -60,7 +60,7 @@ class Warmstart(Strategy):
             config = self._queue.pop(0)
             if _key(config) not in self._told:
                 return self._suggest(config)
-        proposed = self._base.ask()
+        proposed = self._base.ask(key=self._subkey())
         if proposed is None:
             return None
         ours = self._suggest(proposed.config, budget=proposed.budget, info=proposed.info)

@@ -83,6 +83,23 @@ def _suggest_into(trial: optuna.Trial, space: Space, config: dict[str, Any]) -> 
                 _suggest_into(trial, branch, config)
 
 
+def _reseed_sampler(sampler: Any, rng: Any, depth: int = 0) -> None:
+    """Reseed every random state of an Optuna sampler and of the samplers it holds.
+
+    Optuna keeps them in ``LazyRandomState`` attributes (TPE: its own and its random sampler's;
+    CMA-ES: its own and its independent sampler's) and has no public way to seed them again
+    deterministically (``reseed_rng`` draws from the OS).
+    """
+    from optuna.samplers import BaseSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    for value in vars(sampler).values():
+        if isinstance(value, LazyRandomState):
+            value.rng.seed(int(rng.integers(2**31)))
+        elif isinstance(value, BaseSampler) and depth < 2:
+            _reseed_sampler(value, rng, depth + 1)
+
+
 class OptunaStrategy(Strategy):
     """Adapter base: subclasses build the Optuna sampler in ``_make_sampler``.
 
@@ -112,6 +129,11 @@ class OptunaStrategy(Strategy):
         self._in_study = 0  # finished trials in the current study
         self._finished: list[optuna.trial.FrozenTrial] = []
         self._trials: dict[int, tuple[optuna.Study, optuna.Trial]] = {}
+
+    def _reseed(self, key: int) -> None:
+        """Reseed the sampler's own generators from this ask's key (see ``Strategy.ask``)."""
+        super()._reseed(key)
+        _reseed_sampler(self._study.sampler, self.rng)
 
     def _ask(self) -> Suggestion:
         with _quiet_optuna():

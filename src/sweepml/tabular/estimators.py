@@ -519,8 +519,9 @@ class _AutoEstimator(BaseEstimator):
         bagged = []
         for trial in ranked:
             path = done.get(json.dumps(trial.config, sort_keys=True))
-            if path is not None and path.exists():
-                bagged.append((trial, np.load(path)))
+            prediction = None if path is None else read_prediction(path)
+            if prediction is not None:
+                bagged.append((trial, prediction))
         logger.info("bagged %d of %d chosen pipelines", len(bagged), len(chosen))
         return bagged
 
@@ -701,10 +702,16 @@ class _AutoEstimator(BaseEstimator):
             expected = list(self.feature_names_in_)
             missing = [c for c in expected if c not in frame.columns]
             extra = [c for c in frame.columns if c not in expected]
-            if missing or extra:
+            if missing:
                 raise InvalidParameterError(
-                    f"{owner}: X's columns differ from those seen in fit; missing {missing}, "
-                    f"unexpected {extra}."
+                    f"{owner}: X lacks columns seen in fit: {missing} (it has "
+                    f"{list(frame.columns)})."
+                )
+            if extra:  # an ID or a later-added column: the exported script ignores them too
+                warnings.warn(
+                    f"{owner}: ignoring columns not seen in fit: {extra}.",
+                    UserWarning,
+                    stacklevel=3,
                 )
             return frame[expected]
         if frame.shape[1] != self.n_features_in_:
@@ -825,13 +832,38 @@ def _saved_predictions(
     candidates: list[TrialRecord] = []
     predictions: list[np.ndarray] = []
     for trial in _ranked(trials):
-        path = folder / f"{trial.number}.npy"
-        if len(candidates) < ENSEMBLE_CANDIDATES and path.exists():
-            prediction = np.load(path)
-            if len(prediction) == len(y_valid):
-                candidates.append(trial)
-                predictions.append(prediction)
+        if len(candidates) >= ENSEMBLE_CANDIDATES:
+            break
+        prediction = read_prediction(folder / f"{trial.number}.npy")
+        if prediction is not None and len(prediction) == len(y_valid):
+            candidates.append(trial)
+            predictions.append(prediction)
     return candidates, predictions
+
+
+def read_prediction(path: Path) -> np.ndarray | None:
+    """A trial's saved validation predictions, or None when it left none.
+
+    The file is read as plain numbers (never unpickled). One that is not what a trial writes (a
+    float array of one or two dimensions) is left out with a warning naming it, and the fit goes
+    on without that trial in the ensemble.
+    """
+    if not path.exists():
+        return None
+    try:
+        prediction = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).split("\n")[0]
+    else:
+        if prediction.dtype.kind in "fiu" and prediction.ndim in (1, 2):
+            return np.asarray(prediction, dtype=float)
+        reason = f"a {prediction.dtype} array of {prediction.ndim} dimensions"
+    warnings.warn(
+        f"Ignoring {str(path)!r}: it is not a prediction file sweepml wrote ({reason}); its "
+        f"trial is left out of the ensemble.",
+        stacklevel=2,
+    )
+    return None
 
 
 def _trial_executor(n_jobs: int) -> LocalExecutor:
