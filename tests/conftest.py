@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+DASK_BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -47,3 +49,58 @@ def postgres_server():
         pytest.skip(str(exc))
     yield dsn
     server.__exit__(None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A `dask scheduler` and two `dask worker` processes on 127.0.0.1, started and stopped by
+    pid (so that tests can kill either)."""
+
+    def __init__(self, tmp: Path) -> None:
+        import distributed
+
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        # a killed worker must surface at once (KilledWorker), so that our retry policy decides
+        self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+        self.tmp = tmp
+        self.logs = []
+        self.scheduler = self._spawn(
+            "scheduler", [str(DASK_BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                          str(self.port), "--no-dashboard"])  # fmt: skip
+        self.workers = [self.add_worker(i) for i in range(2)]
+        with distributed.Client(self.address, timeout="20s") as client:
+            client.wait_for_workers(2, timeout=60)
+
+    def _spawn(self, name, args):
+        log = (self.tmp / f"{name}.log").open("w")
+        self.logs.append(log)
+        return subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def add_worker(self, i):
+        return self._spawn(
+            f"worker{i}", [str(DASK_BIN / "dask"), "worker", self.address, "--nthreads", "1",
+                           "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"])  # fmt: skip
+
+    def stop(self):
+        for process in [*self.workers, self.scheduler]:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+        for log in self.logs:
+            log.close()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    pytest.importorskip("distributed")
+    running = Cluster(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()

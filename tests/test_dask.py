@@ -1,14 +1,11 @@
 """The Dask executor against a real cluster: a `dask scheduler` and two `dask worker` processes
 on 127.0.0.1, started and stopped by pid."""
 
-import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,57 +16,7 @@ from sweepml import Float, TrialStatus  # noqa: E402
 from sweepml.exceptions import InvalidParameterError, SweepmlError  # noqa: E402
 from sweepml.testing.objectives import slow_sphere  # noqa: E402
 
-BIN = Path(sys.executable).parent
 SPACE = {"x": Float(-2, 2), "y": Float(-2, 2)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        # a killed worker must surface at once (KilledWorker), so that our retry policy decides
-        self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-        self.tmp = tmp
-        self.logs = []
-        self.scheduler = self._spawn(
-            "scheduler", [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                          str(self.port), "--no-dashboard"])  # fmt: skip
-        self.workers = [self.add_worker(i) for i in range(2)]
-        with distributed.Client(self.address, timeout="20s") as client:
-            client.wait_for_workers(2, timeout=60)
-
-    def _spawn(self, name, args):
-        log = (self.tmp / f"{name}.log").open("w")
-        self.logs.append(log)
-        return subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def add_worker(self, i):
-        return self._spawn(
-            f"worker{i}", [str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                           "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"])  # fmt: skip
-
-    def stop(self):
-        for process in [*self.workers, self.scheduler]:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
-        for log in self.logs:
-            log.close()
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    running = Cluster(tmp_path)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def test_a_search_survives_a_worker_killed_mid_trial(cluster, tmp_path):
@@ -123,7 +70,9 @@ def test_a_lost_scheduler_stops_the_search_and_the_same_call_resumes(cluster, tm
 
 
 def test_an_unreachable_scheduler_fails_fast_and_names_the_address():
-    address = f"tcp://127.0.0.1:{free_port()}"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     started = time.monotonic()
     with pytest.raises(SweepmlError, match=f"Could not reach the Dask scheduler at '{address}'"):
         sweepml.minimize(slow_sphere, SPACE, n_trials=2, cluster=address, show_progress=False)
@@ -167,3 +116,41 @@ def test_a_local_cluster_runs_closures_and_batches_cheap_trials():
                                  show_progress=False)  # fmt: skip
         assert study.status_counts() == {"OK": n_trials}
         assert executor.n_workers == 2 * 4  # 2 single-threaded workers, 4 trials per task
+
+
+class _Probe(sweepml.SearchCallback):
+    """Reads the cluster's addresses, and asks its HTTP server for Dask's pages, while the
+    search runs."""
+
+    def __init__(self, executor):
+        self.executor, self.info, self.pages = executor, None, {}
+
+    def on_trial_end(self, study, record):
+        if self.info is not None:
+            return
+        import urllib.error
+        import urllib.request
+
+        self.info = self.executor._client.scheduler_info()
+        port = self.info.get("services", {}).get("dashboard")
+        for page in ("/status", "/health", "/info/main/workers.html", "/info/logs"):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=10) as r:
+                    self.pages[page] = r.status
+            except urllib.error.HTTPError as error:
+                self.pages[page] = error.code
+            except OSError:
+                self.pages[page] = None  # nothing listens
+
+
+def test_a_local_cluster_listens_on_loopback_only_and_serves_no_dashboard():
+    from sweepml.execution.dask import DaskExecutor
+
+    executor = DaskExecutor(n_workers=2)
+    probe = _Probe(executor)
+    sweepml.minimize(lambda c: c["x"] ** 2, SPACE, strategy="random", n_trials=2,
+                     executor=executor, callbacks=[probe], seed=0)  # fmt: skip
+    addresses = [probe.info["address"], *probe.info["workers"]]
+    assert all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+    # Dask's HTTP server may run (on loopback), but it serves none of its pages
+    assert set(probe.pages.values()) <= {404, None}, probe.pages

@@ -2,6 +2,7 @@
 
 import collections
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 import sweepml
 from sweepml import TrialStatus
-from sweepml.drivers import is_alive, this_driver
+from sweepml._procfs import process_start
+from sweepml.drivers import ended_here, is_alive, running_here, this_driver
 from sweepml.storage import DriverInfo, DriverStatus, SqliteStorage
 
 SPACE = {"x": sweepml.Float(-1, 1), "y": sweepml.Float(-1, 1)}
@@ -156,20 +158,31 @@ def status(driver, idle):
     return DriverStatus(driver, idle)
 
 
-def test_liveness_same_machine_by_pid_elsewhere_by_heartbeat():
+def test_liveness_by_end_mark_kernel_and_heartbeat():
     me = this_driver()
     dead_pid = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
     gone = DriverInfo("gone", me.host, me.machine, int(dead_pid), 1, 0.0)
-    twin = DriverInfo("twin", me.host, me.machine, me.pid, me.pid_start, 0.0)
     recycled = DriverInfo("old", me.host, me.machine, me.pid, (me.pid_start or 0) + 1, 0.0)
+    neighbour = DriverInfo("next", me.host, me.machine, os.getppid(), process_start(os.getppid()),
+                           0.0)  # fmt: skip
     remote = DriverInfo("remote", "elsewhere", "another-boot", 1, 5, 0.0)
-    assert is_alive(status(twin, 1e6), me)  # the kernel says it runs, however quiet
     assert not is_alive(status(gone, 0.0), me)  # the kernel says it is gone, however fresh
     assert not is_alive(status(recycled, 0.0), me)  # the pid now belongs to another process
+    assert is_alive(status(neighbour, 10.0), me, lease=60)  # lives, and beats
+    assert not is_alive(status(neighbour, 61.0), me, lease=60)  # lives, but its search stopped
+    assert not is_alive(DriverStatus(neighbour, 0.0, ended=True), me)  # said it ended
     assert is_alive(status(remote, 10.0), me, lease=60)
     assert not is_alive(status(remote, 61.0), me, lease=60)
+    # an earlier search of this very process: alive only while it runs
+    earlier = DriverInfo("earlier", me.host, me.machine, me.pid, me.pid_start, 0.0)
+    assert not is_alive(status(earlier, 0.0), me)
+    running_here(earlier)
+    try:
+        assert is_alive(status(earlier, 0.0), me)
+    finally:
+        ended_here(earlier)
 
 
 def test_a_remote_driver_silent_past_its_lease_loses_its_trials(tmp_path):

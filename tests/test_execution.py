@@ -15,6 +15,7 @@ import sweepml
 from sweepml import Choice, Space, TrialStatus
 from sweepml.exceptions import InvalidParameterError
 from sweepml.execution import LocalExecutor, SerialExecutor, make_executor
+from sweepml.execution._cgroups import available as cgroups_available
 
 
 def misbehave(config):
@@ -168,7 +169,8 @@ def spawn_and_end(config):
     subprocess.Popen(["sh", "-c", f"(setsid sleep {marker} &); exit 0"])
     if os.fork() == 0:
         os.execvp("sleep", ["sleep", marker])
-    time.sleep(0.3)
+    if config.get("settle", True):
+        time.sleep(0.3)  # the driver sees them (without cgroups it can only kill what it saw)
     end = config["end"]
     if end == "hang":
         time.sleep(60)
@@ -197,7 +199,10 @@ def live_processes_with(arg):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process trees from /proc")
 @pytest.mark.parametrize("end", ["return", "hang", "crash", "interrupt"])
-def test_a_trial_leaves_no_process_behind(end):
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroups", "no-cgroups"])
+def test_a_trial_leaves_no_process_behind(end, cgroups, monkeypatch):
+    if not cgroups:  # the fallback: the process group, the tree, and the processes it saw
+        monkeypatch.setattr("sweepml.execution.local.CgroupParent.find", lambda: None)
     marker = f"{os.getpid() % 1000}.{['return', 'hang', 'crash', 'interrupt'].index(end) + 1}37"
     space = {"marker": sweepml.Const(marker), "end": sweepml.Const(end)}
     study = sweepml.minimize(
@@ -215,3 +220,53 @@ def test_a_trial_leaves_no_process_behind(end):
     if end == "interrupt":  # the objective's own KeyboardInterrupt is a failure with its cause
         assert "KeyboardInterrupt" in study.trials[0].error
         assert "spawn_and_end" in study.trials[0].error
+
+
+def test_an_unpicklable_objective_with_spawn_is_a_clear_error():
+    with pytest.raises(InvalidParameterError, match="start_method='spawn'.*cannot be pickled"):
+        sweepml.minimize(lambda c: c["x"], {"x": sweepml.Float(0, 1)}, n_trials=1,
+                         executor=LocalExecutor(1, start_method="spawn"))  # fmt: skip
+
+
+UNGUARDED = """
+import sweepml
+from sweepml.execution import LocalExecutor
+
+def f(config):
+    return config["x"] ** 2
+
+study = sweepml.minimize(f, {{"x": sweepml.Float(-1, 1)}}, n_trials=4, strategy="random",
+                         executor={executor}, n_workers=2, seed=0)
+print("best", round(study.best.value, 6))
+"""
+
+
+@pytest.mark.parametrize(
+    "executor, works",
+    [("'local'", True), ("LocalExecutor(2, start_method='spawn')", False), ("'dask'", False)],
+)
+def test_a_script_without_a_main_guard_works_or_stops_with_one_message(run_python, executor, works):
+    if executor == "'dask'":
+        pytest.importorskip("distributed")
+    done = run_python(UNGUARDED.format(executor=executor), check=False, timeout=120)
+    if works:  # fork imports nothing again
+        assert done.returncode == 0 and "best" in done.stdout, done.stderr
+    else:
+        assert done.returncode == 1
+        assert "UnguardedScriptError" in done.stderr and 'if __name__ == "__main__":' in (
+            done.stderr
+        )
+        assert "bootstrapping" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+@pytest.mark.skipif(not cgroups_available(), reason="no cgroup this process may create")
+def test_a_trial_that_crashes_at_once_leaves_no_process_behind():
+    # no time for the driver to see them: only the trial's cgroup holds what it started
+    marker = f"{os.getpid() % 1000}.537"
+    space = {"marker": sweepml.Const(marker), "end": sweepml.Const("crash"),
+             "settle": sweepml.Const(False)}  # fmt: skip
+    study = sweepml.minimize(spawn_and_end, space, strategy="random", n_trials=6, n_workers=3,
+                             seed=0)  # fmt: skip
+    assert [t.status for t in study.trials] == [TrialStatus.CRASHED] * 6
+    time.sleep(0.2)
+    assert live_processes_with(marker) == []

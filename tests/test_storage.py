@@ -45,13 +45,6 @@ def test_read_only_file(tmp_path):
         SqliteStorage(path)
 
 
-def test_file_that_is_not_a_database(tmp_path):
-    path = tmp_path / "notes.db"
-    path.write_text("hello, this is text\n" * 50)
-    with pytest.raises(StorageError, match="not a sweepml database"):
-        SqliteStorage(path)
-
-
 def test_foreign_sqlite_database_is_refused_untouched(tmp_path):
     path = tmp_path / "other.db"
     conn = sqlite3.connect(path)
@@ -100,3 +93,20 @@ class TestPostgresStorage(StorageConformance):
 
     def spec(self, tmp_path):
         return self.url
+
+
+@pytest.mark.parametrize("content", [b"x", b"hello, this is text\n" * 50])
+def test_a_file_that_is_not_sqlite_is_named_as_such(tmp_path, content):
+    path = tmp_path / "s.db"
+    path.write_bytes(content)
+    with pytest.raises(StorageError, match=r"not a SQLite file at all \(\d+ bytes?"):
+        SqliteStorage(path)
+    assert path.read_bytes() == content  # untouched
+
+
+def test_postgres_without_psycopg_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(StorageError, match=r"pip install 'sweepml\[postgres\]'"):
+        open_storage("postgresql://nobody@/nowhere")

@@ -1,14 +1,18 @@
 """Drivers: the processes that run a search, and how they tell a dead one from a busy one.
 
 Several drivers may run one study (on one machine through SQLite, on many through PostgreSQL).
-Each beats a heartbeat into the storage; a trial left RUNNING is taken over (marked INTERRUPTED
-and run again) only when the driver running it is dead:
+Each beats a heartbeat into the storage while its search runs, and says so when the search ends.
+A trial left RUNNING is taken over (marked INTERRUPTED and run again) only when the driver running
+it is dead:
 
-- on the same machine (same boot and process namespace) the kernel says so at once: the driver's
-  pid is gone, or now belongs to a process that started at another time;
-- elsewhere, when its heartbeat is older than ``lease`` seconds. Beats come every
-  ``interval`` seconds from a thread, so a long trial running inside the driver (the serial
-  executor) does not make it look dead.
+- its search has ended (it said so; or, in this very process, it is no longer running: a search
+  that stopped on a storage error may not have been able to say so);
+- on the same machine (same boot and process namespace), the kernel says so at once: the pid is
+  gone, or now belongs to a process that started at another time;
+- on any machine, its heartbeat is older than ``lease`` seconds (a process that lives on after
+  its search stopped, a Jupyter kernel say, or one on another machine). Beats come every
+  ``interval`` seconds, from a thread when trials run inside the driver (the serial executor), so
+  a long trial does not make its driver look dead.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ from collections.abc import Callable
 from sweepml._procfs import process_start
 from sweepml.storage.base import DriverInfo, DriverStatus
 
-__all__ = ["HEARTBEAT_SECONDS", "LEASE_SECONDS", "Heartbeat", "is_alive", "this_driver"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "LEASE_SECONDS",
+    "Heartbeat",
+    "ended_here",
+    "is_alive",
+    "running_here",
+    "this_driver",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +79,44 @@ def this_driver() -> DriverInfo:
     )
 
 
+#: ids of the drivers whose search is running in this process right now
+_RUNNING_HERE: set[str] = set()
+
+
+def running_here(driver: DriverInfo) -> None:
+    """Note that ``driver``'s search runs in this process (until ``ended_here``)."""
+    _RUNNING_HERE.add(driver.id)
+
+
+def ended_here(driver: DriverInfo) -> None:
+    _RUNNING_HERE.discard(driver.id)
+
+
 def is_alive(status: DriverStatus, me: DriverInfo, *, lease: float = LEASE_SECONDS) -> bool:
     """Whether the driver in ``status`` may still be running its trials."""
     other = status.driver
     if other.id == me.id:
         return True
+    if status.ended:
+        return False
     if other.machine == me.machine:
-        if other.pid_start is not None:
-            return process_start(other.pid) == other.pid_start
-        try:  # no start times (not Linux): a pid that exists is taken as alive
-            os.kill(other.pid, 0)
-        except ProcessLookupError:
+        if other.pid == me.pid and other.pid_start == me.pid_start:  # this very process
+            return other.id in _RUNNING_HERE
+        if not _process_lives(other):
             return False
-        except PermissionError:
-            return True
-        return True
     return status.idle < lease
+
+
+def _process_lives(driver: DriverInfo) -> bool:
+    if driver.pid_start is not None:
+        return process_start(driver.pid) == driver.pid_start
+    try:  # no start times (not Linux): a pid that exists is taken as alive
+        os.kill(driver.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Heartbeat:

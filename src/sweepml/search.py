@@ -10,6 +10,7 @@ and the strategy is rebuilt by replaying the finished trials.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -20,8 +21,8 @@ from typing import Any
 from sweepml._progress import ProgressDisplay
 from sweepml._validation import check_bool, check_float, check_int
 from sweepml.callbacks import SearchCallback
-from sweepml.drivers import Heartbeat, is_alive, this_driver
-from sweepml.exceptions import InvalidParameterError
+from sweepml.drivers import Heartbeat, ended_here, is_alive, running_here, this_driver
+from sweepml.exceptions import InvalidParameterError, StorageError
 from sweepml.execution import Executor, make_executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.pruners import Pruner, as_losses, make_pruner
@@ -36,6 +37,7 @@ __all__ = ["maximize", "minimize"]
 logger = logging.getLogger(__name__)
 
 _WAIT_SLICE = 0.25  # seconds the loop waits on results before refreshing progress
+_SYNC_SECONDS = 0.1  # at most this stale: the other drivers' trials the strategy has heard of
 
 
 @dataclass(frozen=True)
@@ -277,15 +279,45 @@ def _default_name(objective: Callable[..., Any]) -> str:
     return name if re.fullmatch(r"[A-Za-z_][\w.-]*", name or "") else "study"
 
 
+class _Numbers:
+    """Trial numbers this driver has reserved and not used yet.
+
+    They come from the storage a block at a time (one transaction serves several trials), and
+    the unused ones are given back at the end, so that a search stopped and resumed numbers its
+    trials as an uninterrupted one would: numbers key the strategies' randomness.
+    """
+
+    BLOCK = 8
+
+    def __init__(self, storage: Storage, study: str) -> None:
+        self.storage, self.study = storage, study
+        self.next = self.stop = 0
+
+    def peek(self) -> int:
+        """The number the next trial gets (reserved, not yet used)."""
+        if self.next == self.stop:
+            self.next = self.storage.reserve_number(self.study, self.BLOCK)
+            self.stop = self.next + self.BLOCK
+        return self.next
+
+    def use(self) -> None:
+        self.next += 1
+
+    def give_back(self) -> None:
+        if self.next < self.stop:
+            self.storage.release_numbers(self.study, self.next, self.stop)
+            self.next = self.stop
+
+
 class _SearchLoop:
     """One call's worth of searching on a study, by one driver among any number.
 
     Trial numbers come from the storage, and every other driver's trials reach this one through
-    ``Storage.changes``, polled before each round of asks: the strategy is told each finished
-    trial of any driver once (the trials finished since the last poll: at most one loop turn,
-    about a quarter of a second, stale), ``n_trials`` counts the trials of every driver, and a
-    trial left RUNNING by a driver that died is marked INTERRUPTED and run again by whichever
-    live driver claims it first (``drivers.py`` says how a dead driver is told from a busy one).
+    ``Storage.changes``, polled before asking the strategy, at most every ``_SYNC_SECONDS``: the
+    strategy is told each finished trial of any driver once (those of other drivers up to that
+    long, or one loop turn, stale), ``n_trials`` counts the trials of every driver, and a trial
+    left RUNNING by a driver that died is marked INTERRUPTED and run again by whichever live
+    driver claims it first (``drivers.py`` says how a dead driver is told from a busy one).
     """
 
     def __init__(
@@ -313,7 +345,8 @@ class _SearchLoop:
         self.retried: set[int] = set()
         self.told: set[int] = set()  # finished trials the strategy has heard of
         self.cursor = -1
-        self.reserved: int | None = None  # a number reserved for an ask that proposed nothing
+        self.synced = -math.inf  # monotonic time of the last poll
+        self.numbers = _Numbers(self.storage, study.name)
         self.full = False  # the storage refused a trial: n_trials reached across drivers
         self.n_finished = 0
         self.n_failed = 0
@@ -323,9 +356,13 @@ class _SearchLoop:
         self._seen_beat: list[DriverStatus] | None = None
 
     # -- what the other drivers did -------------------------------------------------------------
-    def _sync(self) -> None:
+    def _sync(self, *, force: bool = False) -> None:
         """Read every change since the last poll: tell finished trials, note running and
         interrupted ones (to claim)."""
+        now = time.monotonic()
+        if not force and now - self.synced < _SYNC_SECONDS:
+            return
+        self.synced = now
         records, self.cursor = self.storage.changes(self.study.name, self.cursor)
         for record in records:
             number = record.number
@@ -378,7 +415,7 @@ class _SearchLoop:
 
     def _resume(self) -> None:
         """Replay the record into the strategy and take over what dead drivers left."""
-        self._sync()
+        self._sync(force=True)
         self._reclaim()
         if self.told or self.orphans:
             logger.info(
@@ -411,14 +448,32 @@ class _SearchLoop:
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, show_progress: bool | None) -> None:
-        self.heartbeat = Heartbeat(lambda: self.storage.beat(self.study.name, self.driver))
-        if self.executor.runs_in_driver:  # a trial blocks the loop: beat from a thread
-            self.heartbeat.start()
+        running_here(self.driver)
         try:
-            self._resume()
-            self._loop(show_progress)
+            self.heartbeat = Heartbeat(lambda: self.storage.beat(self.study.name, self.driver))
+            if self.executor.runs_in_driver:  # a trial blocks the loop: beat from a thread
+                self.heartbeat.start()
+            try:
+                self._resume()
+                self._loop(show_progress)
+            finally:
+                self.heartbeat.stop()
+                self._say_ended()
         finally:
-            self.heartbeat.stop()
+            ended_here(self.driver)
+
+    def _say_ended(self) -> None:
+        """Give back unused trial numbers and tell the other drivers this search is over, so
+        that whatever it could not finish (after a storage error, say) is taken over at once
+        rather than after the lease."""
+        for step in (
+            self.numbers.give_back,
+            lambda: self.storage.beat(self.study.name, self.driver, ended=True),
+        ):
+            try:
+                step()
+            except StorageError as exc:  # the reason the search stopped, often: others wait
+                logger.warning("Could not record the end of this search: %s", exc)
 
     def _loop(self, show_progress: bool | None) -> None:
         assert self.heartbeat is not None
@@ -518,9 +573,8 @@ class _SearchLoop:
 
     def _start_new(self) -> tuple[TrialRecord, Suggestion] | None:
         """Ask the strategy for a new trial, keyed by its number; None when there is none."""
-        if self.reserved is None:
-            self.reserved = self.storage.reserve_number(self.study.name)
-        suggestion = self.strategy.ask(key=self.reserved)
+        number = self.numbers.peek()
+        suggestion = self.strategy.ask(key=number)
         if suggestion is None:
             return None  # the number stays reserved for the next ask
         if suggestion.budget is not None and not self.runner.wants_budget:
@@ -529,23 +583,23 @@ class _SearchLoop:
                 f"the objective has no 'budget' parameter to receive it; declare one, e.g. "
                 f"def objective(config, budget): ..."
             )
-        record = self._record(self.reserved, suggestion, None)
+        record = self._record(number, suggestion, None)
         if not self.storage.add_trial(self.study.name, record, max_trials=self.budget.n_trials):
             self.strategy.tell(suggestion, Outcome(TrialStatus.INTERRUPTED))  # take it back
             self.full = True  # other drivers have started the rest of n_trials
             return None
-        self.reserved = None
+        self.numbers.use()
         return record, suggestion
 
     def _start_retry(self, old: TrialRecord) -> tuple[TrialRecord, Suggestion] | None:
         """Run an interrupted trial again, unless another driver claims it first."""
-        number = self.storage.reserve_number(self.study.name)
         replay = Suggestion(old.config, None, old.budget, old.info)
-        record = self._record(number, replay, old.number)
+        record = self._record(self.numbers.peek(), replay, old.number)
         if not self.storage.add_trial(self.study.name, record, max_trials=self.budget.n_trials):
-            self._sync()  # shows the other driver's retry, if that is why
+            self._sync(force=True)  # shows the other driver's retry, if that is why
             self.full = old.number not in self.retried
             return None
+        self.numbers.use()
         self.retried.add(old.number)
         return record, self.strategy.retry(replay)
 

@@ -199,14 +199,21 @@ class DaskExecutor(Executor):
         if self.cluster is None:
             # its workers are spawned, and import the main script again
             refuse_unguarded("executor='dask' with a local cluster")
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            # Nothing reachable from another machine: scheduler, workers and their HTTP servers
+            # on 127.0.0.1; and unless a dashboard is asked for, those servers answer no route
+            # (Dask's /info pages show logs and call stacks to anyone who reaches the port).
+            quiet: dict[str, object] = {} if self.dashboard else {
+                "distributed.scheduler.http.routes": [],
+                "distributed.worker.http.routes": [],
+            }  # fmt: skip
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0, **quiet}):
                 local = distributed.LocalCluster(
                     n_workers=self._local_workers,
                     threads_per_worker=1,
                     processes=True,
-                    host="127.0.0.1",  # scheduler and workers: nothing reachable from outside
-                    # a free port when asked for: never clash with a running one
-                    dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0",  # a free port: never clash with another
+                    scheduler_kwargs={"dashboard": self.dashboard},
                 )
             self._owned.append(local)
             client = distributed.Client(local)

@@ -37,6 +37,9 @@ from typing import Any
 
 from sweepml._main_guard import defined_in_main, hidden_main, refuse_unguarded
 from sweepml._procfs import become_subreaper, children, descendants, kill_processes, kill_tree
+from sweepml.exceptions import InvalidParameterError
+from sweepml.execution._cgroups import CgroupParent, TrialCgroup
+from sweepml.execution._cgroups import join as join_cgroup
 from sweepml.execution.base import Executor
 from sweepml.objective import ObjectiveRunner, TrialResult, TrialTask
 from sweepml.trial import TrialStatus
@@ -77,8 +80,14 @@ def _die_with_parent() -> None:
 
 
 def _child_main(
-    runner: ObjectiveRunner, task: TrialTask, conn: Connection, parent_pid: int | None
+    runner: ObjectiveRunner,
+    task: TrialTask,
+    conn: Connection,
+    parent_pid: int | None,
+    cgroup_procs: str | None,
 ) -> None:
+    if cgroup_procs is not None:  # first: everything this trial starts will be in it too
+        join_cgroup(cgroup_procs)
     os.setsid()
     _die_with_parent()  # with forkserver the parent is the server, which dies with the driver
     if parent_pid is not None and os.getppid() != parent_pid:  # the driver died before the
@@ -137,6 +146,7 @@ class _Running:
     broken_pipe: str | None = None
     #: every process seen below the trial while it ran (pid -> start time)
     seen: dict[int, int] = field(default_factory=dict)
+    cgroup: TrialCgroup | None = None
 
 
 class LocalExecutor(Executor):
@@ -172,9 +182,12 @@ class LocalExecutor(Executor):
         self._running: dict[int, _Running] = {}
         self._runner: ObjectiveRunner | None = None
         self._hide_main = False
+        self._cgroups: CgroupParent | None = None  # where trial cgroups go, if cgroups can be used
 
     def start(self, runner: ObjectiveRunner) -> None:
         self._runner = runner
+        if self._cgroups is None:
+            self._cgroups = CgroupParent.find()
         # spawn and forkserver workers import the main script again; they need not when the
         # objective lives elsewhere, and must not when the script is unguarded (_main_guard.py)
         self._hide_main = False
@@ -182,6 +195,7 @@ class LocalExecutor(Executor):
             self._hide_main = not defined_in_main(runner.objective)
             if not self._hide_main:
                 refuse_unguarded(f"executor='local' with start_method={self.start_method!r}")
+            _check_picklable(runner, self.start_method)
 
     @property
     def n_running(self) -> int:
@@ -190,6 +204,7 @@ class LocalExecutor(Executor):
     def submit(self, task: TrialTask) -> None:
         assert self._runner is not None, "start() must be called before submit()"
         receive, send = self._ctx.Pipe(duplex=False)
+        cgroup = None if self._cgroups is None else self._cgroups.trial(task.number)
         process = self._ctx.Process(
             target=_child_main,
             args=(
@@ -197,6 +212,7 @@ class LocalExecutor(Executor):
                 task,
                 send,
                 os.getpid() if self.start_method != "forkserver" else None,
+                None if cgroup is None else cgroup.procs,
             ),
             name=f"sweepml-trial-{task.number}",
             daemon=False,
@@ -205,7 +221,9 @@ class LocalExecutor(Executor):
             process.start()
         send.close()
         baseline = _proc_status_kib(os.getpid(), "VmRSS") or 0
-        self._running[task.number] = _Running(task, process, receive, time.monotonic(), baseline)
+        self._running[task.number] = _Running(
+            task, process, receive, time.monotonic(), baseline, cgroup=cgroup
+        )
 
     # -- collecting results -------------------------------------------------------------------
     def _drain(self, run: _Running) -> None:
@@ -228,6 +246,8 @@ class LocalExecutor(Executor):
             _end_trial(run, graceful=True)
         elif run.result is None or not _exited(run.process, _EXIT_SECONDS):
             _end_trial(run, graceful=False)  # it died on its own, or hangs after its result
+        if run.cgroup is not None and self._cgroups is not None:
+            self._cgroups.release(run.cgroup)  # whatever escaped the tree and the group
         run.conn.close()
         if status is None and run.result is not None:
             return run.result
@@ -308,6 +328,29 @@ class LocalExecutor(Executor):
                 results.append(self._reap(number, TrialStatus.INTERRUPTED, reason))
         return results
 
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None
+
+
+def _check_picklable(runner: ObjectiveRunner, start_method: str) -> None:
+    """spawn and forkserver send the objective to each trial process pickled: say so clearly
+    before the first trial, not with a PicklingError from deep inside multiprocessing."""
+    import pickle
+
+    try:
+        pickle.dumps(runner)
+    except Exception as exc:  # noqa: BLE001 - pickling fails in many ways; all mean the same
+        name = getattr(runner.objective, "__qualname__", repr(runner.objective))
+        raise InvalidParameterError(
+            f"With start_method={start_method!r} each trial process receives the objective "
+            f"pickled, and {name!r} cannot be pickled ({type(exc).__name__}: {exc}). Define it "
+            f"with def at the top level of a module, or use the 'fork' start method (the "
+            f"default on Linux), which needs no pickling."
+        ) from None
+
 
 def _exited(process: BaseProcess, timeout: float) -> bool:
     """Wait up to ``timeout`` s for ``process`` to exit, by ``waitpid`` (its sentinel may be held
@@ -337,11 +380,8 @@ def _end_trial(run: _Running, *, graceful: bool) -> None:
         _signal_group(pid, signal.SIGTERM)
         kill_processes(run.seen, signal.SIGTERM)
         _exited(run.process, _GRACE_SECONDS)
-    if run.process.is_alive():
-        kill_tree(pid, run.seen)
-        _signal_group(pid, signal.SIGKILL)
-    else:  # its pid is still ours until reaped, but its orphans have moved to init
-        kill_tree(pid, run.seen)
+    kill_tree(pid, run.seen)  # dead or not: its orphans moved to init, the seen ones are known
+    _signal_group(pid, signal.SIGKILL)  # the group outlives its leader
     if not _exited(run.process, _EXIT_SECONDS):
         logger.warning("Trial process %d did not exit after SIGKILL.", pid)
 

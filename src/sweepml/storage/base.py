@@ -4,8 +4,9 @@ Several drivers (processes running a search) may share one study. The storage is
 from stepping on each other, so every write that depends on what is already there happens inside
 one of its transactions:
 
-- ``reserve_number`` hands out trial numbers no other caller gets (numbers grow, and may skip one
-  that a driver reserved and never used);
+- ``reserve_number`` hands out trial numbers no other caller gets (numbers grow, and may skip the
+  ones a driver reserved and never used, when it could not give them back with
+  ``release_numbers``);
 - ``add_trial`` refuses a trial beyond the study's ``max_trials`` (counted over every driver) and a
   second retry of the same interrupted trial, so two drivers never re-run one trial twice;
 - ``save_trial`` never overwrites a finished trial: a late INTERRUPTED mark cannot erase a result;
@@ -59,10 +60,12 @@ class DriverInfo:
 @dataclass(frozen=True)
 class DriverStatus:
     """A driver as the storage last heard of it: ``idle`` seconds since its last beat, measured
-    on the storage's own clock (a database server's, for a shared one)."""
+    on the storage's own clock (a database server's, for a shared one), and whether it said its
+    search had ended."""
 
     driver: DriverInfo
     idle: float
+    ended: bool = False
 
 
 class Storage(abc.ABC):
@@ -85,8 +88,14 @@ class Storage(abc.ABC):
 
     # -- trials ---------------------------------------------------------------------------------
     @abc.abstractmethod
-    def reserve_number(self, study: str) -> int:
-        """A trial number that no other call, in any process, has been or will be given."""
+    def reserve_number(self, study: str, count: int = 1) -> int:
+        """The first of ``count`` consecutive trial numbers that no other call, in any process,
+        has been or will be given (unless they are released)."""
+
+    @abc.abstractmethod
+    def release_numbers(self, study: str, first: int, stop: int) -> None:
+        """Give back the reserved numbers ``first`` to ``stop - 1``, unused, when nothing has
+        been reserved after them (else keep them: the numbers then skip them)."""
 
     @abc.abstractmethod
     def add_trial(
@@ -121,8 +130,9 @@ class Storage(abc.ABC):
 
     # -- drivers --------------------------------------------------------------------------------
     @abc.abstractmethod
-    def beat(self, study: str, driver: DriverInfo) -> list[DriverStatus]:
-        """Record that ``driver`` is alive now; return every driver the study has seen.
+    def beat(self, study: str, driver: DriverInfo, *, ended: bool = False) -> list[DriverStatus]:
+        """Record that ``driver`` is alive now (or, with ``ended``, that its search is over);
+        return every driver the study has seen.
 
         May be called from another thread than the other methods (a heartbeat thread)."""
 

@@ -7,8 +7,11 @@ whichever backend it writes to. A lock makes it safe for the driver's heartbeat 
 
 from __future__ import annotations
 
+import bisect
+import math
 import threading
 import time
+from dataclasses import dataclass, field
 
 from sweepml.exceptions import StorageError, StudyExistsError
 from sweepml.storage.base import DriverInfo, DriverStatus, Storage, StudyInfo
@@ -17,17 +20,24 @@ from sweepml.trial import TrialRecord, TrialStatus
 __all__ = ["MemoryStorage"]
 
 
+@dataclass
+class _Study:
+    info: StudyInfo
+    trials: dict[int, TrialRecord] = field(default_factory=dict)
+    next_number: int = 0
+    counted: int = 0  # trials that are not INTERRUPTED: what max_trials limits
+    retried: set[int] = field(default_factory=set)
+    log: list[tuple[int, int]] = field(default_factory=list)  # (revision, number) of each write
+    drivers: dict[str, tuple[DriverInfo, float, bool]] = field(default_factory=dict)
+
+
 class MemoryStorage(Storage):
     """Keeps studies in dicts; lost when the process ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._studies: dict[str, StudyInfo] = {}
-        self._trials: dict[str, dict[int, TrialRecord]] = {}
-        self._next_number: dict[str, int] = {}
-        self._revisions: dict[str, dict[int, int]] = {}  # study -> number -> revision
+        self._studies: dict[str, _Study] = {}
         self._revision = 0
-        self._drivers: dict[str, dict[str, tuple[DriverInfo, float]]] = {}
 
     def create_study(self, info: StudyInfo) -> None:
         with self._lock:
@@ -35,81 +45,85 @@ class MemoryStorage(Storage):
                 raise StudyExistsError(
                     f"A study named {info.name!r} already exists in this storage."
                 )
-            self._studies[info.name] = info
-            self._trials[info.name] = {}
-            self._next_number[info.name] = 0
-            self._revisions[info.name] = {}
-            self._drivers[info.name] = {}
+            self._studies[info.name] = _Study(info)
 
     def get_study(self, name: str) -> StudyInfo | None:
-        return self._studies.get(name)
+        study = self._studies.get(name)
+        return None if study is None else study.info
 
     def study_names(self) -> list[str]:
         return list(self._studies)
 
-    def _study(self, study: str) -> dict[int, TrialRecord]:
-        if study not in self._trials:
-            raise StorageError(f"No study named {study!r} in this storage.")
-        return self._trials[study]
+    def _study(self, name: str) -> _Study:
+        if name not in self._studies:
+            raise StorageError(f"No study named {name!r} in this storage.")
+        return self._studies[name]
 
-    def reserve_number(self, study: str) -> int:
+    def reserve_number(self, study: str, count: int = 1) -> int:
         with self._lock:
-            self._study(study)
-            number = self._next_number[study]
-            self._next_number[study] = number + 1
-            return number
+            found = self._study(study)
+            found.next_number += count
+            return found.next_number - count
+
+    def release_numbers(self, study: str, first: int, stop: int) -> None:
+        with self._lock:
+            found = self._study(study)
+            if found.next_number == stop:
+                found.next_number = first
 
     def add_trial(self, study: str, record: TrialRecord, *, max_trials: int | None = None) -> bool:
         with self._lock:
-            trials = self._study(study)
-            if record.number in trials:
+            found = self._study(study)
+            if record.number in found.trials:
                 raise StorageError(f"Trial {record.number} of study {study!r} already exists.")
-            if max_trials is not None:
-                counted = sum(t.status is not TrialStatus.INTERRUPTED for t in trials.values())
-                if counted >= max_trials:
-                    return False
-            if record.retry_of is not None and any(
-                t.retry_of == record.retry_of for t in trials.values()
-            ):
+            if max_trials is not None and found.counted >= max_trials:
                 return False
-            self._write(study, record)
+            if record.retry_of is not None:
+                if record.retry_of in found.retried:
+                    return False
+                found.retried.add(record.retry_of)
+            self._write(found, record)
             return True
 
     def save_trial(self, study: str, record: TrialRecord) -> bool:
         with self._lock:
-            old = self._study(study).get(record.number)
+            found = self._study(study)
+            old = found.trials.get(record.number)
             if old is None:
                 raise StorageError(f"Study {study!r} has no trial {record.number} to update.")
             if old.status.finished:
                 return False
-            self._write(study, record)
+            self._write(found, record)
             return True
 
-    def _write(self, study: str, record: TrialRecord) -> None:
-        self._trials[study][record.number] = record
+    def _write(self, study: _Study, record: TrialRecord) -> None:
+        old = study.trials.get(record.number)
+        if old is not None:
+            study.counted -= old.status is not TrialStatus.INTERRUPTED
+        study.counted += record.status is not TrialStatus.INTERRUPTED
+        study.trials[record.number] = record
         self._revision += 1
-        self._revisions[study][record.number] = self._revision
+        study.log.append((self._revision, record.number))
 
     def trials(self, study: str) -> list[TrialRecord]:
-        if study not in self._trials:
-            return []
         with self._lock:
-            return [self._trials[study][n] for n in sorted(self._trials[study])]
+            found = self._studies.get(study)
+            return [] if found is None else [found.trials[n] for n in sorted(found.trials)]
 
     def changes(self, study: str, cursor: int = -1) -> tuple[list[TrialRecord], int]:
-        if study not in self._trials:
-            return [], cursor
         with self._lock:
-            changed = sorted(
-                (rev, number) for number, rev in self._revisions[study].items() if rev > cursor
-            )
-            records = [self._trials[study][number] for _, number in changed]
-            return records, (changed[-1][0] if changed else cursor)
+            found = self._studies.get(study)
+            if found is None:
+                return [], cursor
+            fresh = found.log[bisect.bisect_right(found.log, (cursor, math.inf)) :]
+            latest = {number: revision for revision, number in fresh}  # the last write of each
+            changed = sorted((revision, number) for number, revision in latest.items())
+            records = [found.trials[number] for _, number in changed]
+            return records, (fresh[-1][0] if fresh else cursor)
 
-    def beat(self, study: str, driver: DriverInfo) -> list[DriverStatus]:
+    def beat(self, study: str, driver: DriverInfo, *, ended: bool = False) -> list[DriverStatus]:
         with self._lock:
-            self._study(study)
+            drivers = self._study(study).drivers
             now = time.time()
-            drivers = self._drivers[study]
-            drivers[driver.id] = (driver, now)
-            return [DriverStatus(info, now - seen) for info, seen in drivers.values()]
+            drivers[driver.id] = (driver, now, ended)
+            return [DriverStatus(info, now - seen, over) for info, seen, over in drivers.values()]

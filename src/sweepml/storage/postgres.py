@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS sweepml_studies (
     meta TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL,
     next_number BIGINT NOT NULL DEFAULT 0,
-    revision BIGINT NOT NULL DEFAULT 0
+    revision BIGINT NOT NULL DEFAULT 0,
+    counted BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sweepml_trials (
     study TEXT NOT NULL REFERENCES sweepml_studies(name),
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS sweepml_drivers (
     pid_start BIGINT,
     started_at DOUBLE PRECISION NOT NULL,
     last_seen DOUBLE PRECISION NOT NULL,
+    ended BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (study, id)
 )
 """
@@ -160,16 +162,18 @@ class PostgresStorage(Storage):
         return _psycopg().errors.IntegrityError  # type: ignore[no-any-return]
 
     @staticmethod
-    def _bump(cur: Any, study: str) -> int:
-        """The next change number of ``study``; takes the study's row lock until commit."""
+    def _bump(cur: Any, study: str, counted: int = 0) -> tuple[int, int]:
+        """The next change number of ``study``, and its count of trials that are not
+        INTERRUPTED before ``counted`` is added; takes the study's row lock until commit."""
         cur.execute(
-            "UPDATE sweepml_studies SET revision = revision + 1 WHERE name = %s RETURNING revision",
-            (study,),
+            "UPDATE sweepml_studies SET revision = revision + 1, counted = counted + %s "
+            "WHERE name = %s RETURNING revision, counted - %s",
+            (counted, study, counted),
         )
         row = cur.fetchone()
         if row is None:
             raise StorageError(f"No study named {study!r} in this storage.")
-        return int(row[0])
+        return int(row[0]), int(row[1])
 
     # -- studies --------------------------------------------------------------------------------
     def create_study(self, info: StudyInfo) -> None:
@@ -207,17 +211,24 @@ class PostgresStorage(Storage):
             return [row[0] for row in cur.fetchall()]
 
     # -- trials ---------------------------------------------------------------------------------
-    def reserve_number(self, study: str) -> int:
+    def reserve_number(self, study: str, count: int = 1) -> int:
         with self._transaction() as cur:
             cur.execute(
-                "UPDATE sweepml_studies SET next_number = next_number + 1 WHERE name = %s "
-                "RETURNING next_number - 1",
-                (study,),
+                "UPDATE sweepml_studies SET next_number = next_number + %s WHERE name = %s "
+                "RETURNING next_number - %s",
+                (count, study, count),
             )
             row = cur.fetchone()
         if row is None:
             raise StorageError(f"No study named {study!r} in this storage.")
         return int(row[0])
+
+    def release_numbers(self, study: str, first: int, stop: int) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE sweepml_studies SET next_number = %s WHERE name = %s AND next_number = %s",
+                (first, study, stop),
+            )
 
     def add_trial(self, study: str, record: TrialRecord, *, max_trials: int | None = None) -> bool:
         try:
@@ -228,14 +239,10 @@ class PostgresStorage(Storage):
 
     def _add(self, study: str, record: TrialRecord, max_trials: int | None) -> None:
         with self._transaction() as cur:
-            revision = self._bump(cur, study)  # from here on, this study's writes wait for us
-            if max_trials is not None:
-                cur.execute(
-                    "SELECT COUNT(*) FROM sweepml_trials WHERE study = %s AND status != %s",
-                    (study, TrialStatus.INTERRUPTED.value),
-                )
-                if cur.fetchone()[0] >= max_trials:
-                    raise _Refused
+            # from here on this study's writes wait for us (the row lock); refusing rolls back
+            revision, counted = self._bump(cur, study, _counts(record.status.value))
+            if max_trials is not None and counted >= max_trials:
+                raise _Refused
             if record.retry_of is not None:
                 cur.execute(
                     "SELECT 1 FROM sweepml_trials WHERE study = %s AND retry_of = %s",
@@ -258,9 +265,8 @@ class PostgresStorage(Storage):
 
     def _save(self, study: str, record: TrialRecord) -> None:
         with self._transaction() as cur:
-            revision = self._bump(cur, study)
             cur.execute(
-                "SELECT status FROM sweepml_trials WHERE study = %s AND number = %s",
+                "SELECT status FROM sweepml_trials WHERE study = %s AND number = %s FOR UPDATE",
                 (study, record.number),
             )
             row = cur.fetchone()
@@ -268,6 +274,8 @@ class PostgresStorage(Storage):
                 raise StorageError(f"Study {study!r} has no trial {record.number} to update.")
             if row[0] in FINISHED:
                 raise _Refused
+            change = _counts(record.status.value) - _counts(row[0])
+            revision, _ = self._bump(cur, study, change)
             cur.execute(
                 "UPDATE sweepml_trials SET status = %s, config = %s, value = %s, metrics = %s, "
                 "intermediate = %s, error = %s, budget = %s, info = %s, retry_of = %s, "
@@ -296,11 +304,12 @@ class PostgresStorage(Storage):
         return [from_row(row[1:]) for row in rows], max(cursor, int(rows[-1][0]))
 
     # -- drivers --------------------------------------------------------------------------------
-    def beat(self, study: str, driver: DriverInfo) -> list[DriverStatus]:
+    def beat(self, study: str, driver: DriverInfo, *, ended: bool = False) -> list[DriverStatus]:
         with self._transaction() as cur:
             cur.execute(
-                f"INSERT INTO sweepml_drivers VALUES (%s, %s, %s, %s, %s, %s, %s, {_NOW}) "
-                f"ON CONFLICT (study, id) DO UPDATE SET last_seen = EXCLUDED.last_seen",
+                f"INSERT INTO sweepml_drivers VALUES (%s, %s, %s, %s, %s, %s, %s, {_NOW}, %s) "
+                f"ON CONFLICT (study, id) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
+                f"ended = EXCLUDED.ended",
                 (
                     study,
                     driver.id,
@@ -309,19 +318,25 @@ class PostgresStorage(Storage):
                     driver.pid,
                     driver.pid_start,
                     driver.started_at,
+                    ended,
                 ),
             )
             cur.execute(
                 f"SELECT id, host, machine, pid, pid_start, started_at, "
-                f"GREATEST({_NOW} - last_seen, 0) FROM sweepml_drivers WHERE study = %s",
+                f"GREATEST({_NOW} - last_seen, 0), ended FROM sweepml_drivers WHERE study = %s",
                 (study,),
             )
             rows = cur.fetchall()
-        return [DriverStatus(DriverInfo(*row[:6]), float(row[6])) for row in rows]
+        return [DriverStatus(DriverInfo(*row[:6]), float(row[6]), bool(row[7])) for row in rows]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _counts(status: str) -> int:
+    """1 for a status that ``max_trials`` counts (all but INTERRUPTED)."""
+    return int(status != TrialStatus.INTERRUPTED.value)
 
 
 class _Refused(Exception):

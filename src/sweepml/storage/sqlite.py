@@ -64,8 +64,11 @@ CREATE TABLE trials (
 _VERSION_2 = """
 ALTER TABLE studies ADD COLUMN next_number INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE studies ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE studies ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
 UPDATE studies SET next_number =
     (SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE trials.study = studies.name);
+UPDATE studies SET counted = (SELECT COUNT(*) FROM trials
+    WHERE trials.study = studies.name AND status != 'INTERRUPTED');
 ALTER TABLE trials ADD COLUMN driver TEXT;
 ALTER TABLE trials ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX trials_by_revision ON trials (study, revision);
@@ -79,6 +82,7 @@ CREATE TABLE drivers (
     pid_start INTEGER,
     started_at REAL NOT NULL,
     last_seen REAL NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (study, id)
 );
 UPDATE schema_version SET version = 2;
@@ -223,9 +227,13 @@ class SqliteStorage(Storage):
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
 
-    def _bump(self, conn: sqlite3.Connection, study: str) -> int:
-        """The next change number of ``study`` (inside a write transaction)."""
-        conn.execute("UPDATE studies SET revision = revision + 1 WHERE name = ?", (study,))
+    def _bump(self, conn: sqlite3.Connection, study: str, counted: int = 0) -> int:
+        """The next change number of ``study`` (inside a write transaction); ``counted`` changes
+        the study's count of trials that are not INTERRUPTED (what ``max_trials`` limits)."""
+        conn.execute(
+            "UPDATE studies SET revision = revision + 1, counted = counted + ? WHERE name = ?",
+            (counted, study),
+        )
         row = conn.execute("SELECT revision FROM studies WHERE name = ?", (study,)).fetchone()
         if row is None:
             raise StorageError(f"No study named {study!r} in {str(self.path)!r}.")
@@ -265,26 +273,32 @@ class SqliteStorage(Storage):
         return [row[0] for row in rows]
 
     # -- trials ---------------------------------------------------------------------------------
-    def reserve_number(self, study: str) -> int:
+    def reserve_number(self, study: str, count: int = 1) -> int:
         with self._transaction() as conn:
             conn.execute(
-                "UPDATE studies SET next_number = next_number + 1 WHERE name = ?", (study,)
+                "UPDATE studies SET next_number = next_number + ? WHERE name = ?", (count, study)
             )
             row = conn.execute(
-                "SELECT next_number - 1 FROM studies WHERE name = ?", (study,)
+                "SELECT next_number - ? FROM studies WHERE name = ?", (count, study)
             ).fetchone()
             if row is None:
                 raise StorageError(f"No study named {study!r} in {str(self.path)!r}.")
             return int(row[0])
 
+    def release_numbers(self, study: str, first: int, stop: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE studies SET next_number = ? WHERE name = ? AND next_number = ?",
+                (first, study, stop),
+            )
+
     def add_trial(self, study: str, record: TrialRecord, *, max_trials: int | None = None) -> bool:
         with self._transaction() as conn:
             if max_trials is not None:
-                (counted,) = conn.execute(
-                    "SELECT COUNT(*) FROM trials WHERE study = ? AND status != ?",
-                    (study, TrialStatus.INTERRUPTED.value),
+                row = conn.execute(
+                    "SELECT counted FROM studies WHERE name = ?", (study,)
                 ).fetchone()
-                if counted >= max_trials:
+                if row is not None and row[0] >= max_trials:
                     return False
             if (
                 record.retry_of is not None
@@ -294,7 +308,7 @@ class SqliteStorage(Storage):
                 ).fetchone()
             ):
                 return False
-            revision = self._bump(conn, study)
+            revision = self._bump(conn, study, _counts(record.status.value))
             try:
                 conn.execute(
                     f"INSERT INTO trials (study, revision, {COLUMNS}) "
@@ -317,7 +331,7 @@ class SqliteStorage(Storage):
                 raise StorageError(f"Study {study!r} has no trial {record.number} to update.")
             if row[0] in FINISHED:
                 return False
-            revision = self._bump(conn, study)
+            revision = self._bump(conn, study, _counts(record.status.value) - _counts(row[0]))
             values = to_row(record)
             conn.execute(
                 "UPDATE trials SET status = ?, config = ?, value = ?, metrics = ?, "
@@ -343,11 +357,11 @@ class SqliteStorage(Storage):
         return [from_row(row[1:]) for row in rows], max(cursor, rows[-1][0])
 
     # -- drivers --------------------------------------------------------------------------------
-    def beat(self, study: str, driver: DriverInfo) -> list[DriverStatus]:
+    def beat(self, study: str, driver: DriverInfo, *, ended: bool = False) -> list[DriverStatus]:
         now = time.time()
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO drivers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO drivers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     study,
                     driver.id,
@@ -357,18 +371,26 @@ class SqliteStorage(Storage):
                     driver.pid_start,
                     driver.started_at,
                     now,
+                    int(ended),
                 ),
             )
             rows = conn.execute(
-                "SELECT id, host, machine, pid, pid_start, started_at, last_seen FROM drivers "
-                "WHERE study = ?",
+                "SELECT id, host, machine, pid, pid_start, started_at, last_seen, ended "
+                "FROM drivers WHERE study = ?",
                 (study,),
             ).fetchall()
-        return [DriverStatus(DriverInfo(*row[:6]), max(now - row[6], 0.0)) for row in rows]
+        return [
+            DriverStatus(DriverInfo(*row[:6]), max(now - row[6], 0.0), bool(row[7])) for row in rows
+        ]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _counts(status: str) -> int:
+    """1 for a status that ``max_trials`` counts (all but INTERRUPTED)."""
+    return int(status != TrialStatus.INTERRUPTED.value)
 
 
 def _statements(script: str) -> list[str]:

@@ -223,7 +223,12 @@ class StorageConformance:
         numbers = [storage.reserve_number("s") for _ in range(5)]
         assert numbers == sorted(set(numbers))
         storage = self.reopen(storage, tmp_path)
-        assert storage.reserve_number("s") > numbers[-1]
+        block = storage.reserve_number("s", 4)
+        assert block > numbers[-1]
+        storage.release_numbers("s", block + 1, block + 4)  # the last ones: given back
+        assert storage.reserve_number("s") == block + 1
+        storage.release_numbers("s", block + 2, block + 4)  # another reserved after: kept
+        assert storage.reserve_number("s") == block + 2
 
     def test_trial_round_trip_and_update(self, tmp_path: Path) -> None:
         storage = self._with_study(tmp_path)
@@ -300,6 +305,9 @@ class StorageConformance:
         statuses = {s.driver.id: s for s in storage.beat("s", two)}
         assert statuses["a"].driver == one and statuses["b"].driver == two
         assert 0 <= statuses["b"].idle <= statuses["a"].idle < 60
+        assert not statuses["a"].ended
+        statuses = {s.driver.id: s for s in storage.beat("s", one, ended=True)}
+        assert statuses["a"].ended and not statuses["b"].ended
 
     def test_unknown_study_or_trial_is_an_error(self, tmp_path: Path) -> None:
         storage = self.make_storage(tmp_path)
