@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sweepml
@@ -36,10 +36,10 @@ SPACE = {"x": sweepml.Float(-1, 1), "y": sweepml.Float(-1, 1)}
 
 
 @contextlib.contextmanager
-def backends(names: list[str]) -> Iterator[list[tuple[str, object]]]:
+def backends(names: list[str]) -> Iterator[list[tuple[str, Callable[[Path], str]]]]:
     """(name, a function giving a fresh storage URL in a folder) for each backend asked for."""
     with contextlib.ExitStack() as stack:
-        found: list[tuple[str, object]] = []
+        found: list[tuple[str, Callable[[Path], str]]] = []
         for name in names:
             if name == "sqlite":
                 found.append((name, lambda folder: str(folder / "faults.db")))
@@ -53,22 +53,34 @@ def backends(names: list[str]) -> Iterator[list[tuple[str, object]]]:
 
 def part_kills(seeds: list[int], names: list[str]) -> None:
     print("\n## Drivers killed at random: 4 drivers, n_trials=1000, 10 SIGKILLs\n")
-    print("| storage | seed | kills | recorded | finished | interrupted and re-run once | "
-          "evaluations logged | lost | duplicated | changed | left running | wall s |")  # fmt: skip
+    print(
+        "| storage | seed | kills | recorded | finished | interrupted and re-run once | "
+        "evaluations logged | lost | duplicated | changed | left running | wall s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with backends(names) as found:
         for name, url_in in found:
             for seed in seeds:
                 with tempfile.TemporaryDirectory() as folder:
                     started = time.monotonic()
-                    fleet = DriverFleet(url_in(Path(folder)), Path(folder), drivers=4,  # type: ignore[operator]
-                                        n_trials=1000, pause=0.02, workers=2, seed=seed)  # fmt: skip
+                    fleet = DriverFleet(
+                        url_in(Path(folder)),
+                        Path(folder),
+                        drivers=4,
+                        n_trials=1000,
+                        pause=0.02,
+                        workers=2,
+                        seed=seed,
+                    )
                     audit = fleet.run(kills=10, rng=random.Random(seed), between=(0.2, 1.2))
                     wall = time.monotonic() - started
-                print(f"| {name} | {seed} | {fleet.kills} | {audit.recorded} | {audit.finished} | "
-                      f"{audit.interrupted - audit.not_retried} of {audit.interrupted} | "
-                      f"{audit.evaluations} | {audit.lost} | {audit.duplicated} | {audit.changed} | "
-                      f"{audit.left_running} | {wall:.1f} |", flush=True)  # fmt: skip
+                print(
+                    f"| {name} | {seed} | {fleet.kills} | {audit.recorded} | {audit.finished} | "
+                    f"{audit.interrupted - audit.not_retried} of {audit.interrupted} | "
+                    f"{audit.evaluations} | {audit.lost} | {audit.duplicated} | {audit.changed} | "
+                    f"{audit.left_running} | {wall:.1f} |",
+                    flush=True,
+                )
                 for problem in audit.problems[:5]:
                     print(f"    problem: {problem}")
 
@@ -82,13 +94,22 @@ def part_overhead(names: list[str]) -> None:
             for drivers, n_trials in ((1, 2000), (4, 8000)):
                 with tempfile.TemporaryDirectory() as folder:
                     started = time.monotonic()
-                    fleet = DriverFleet(url_in(Path(folder)), Path(folder), drivers=drivers,  # type: ignore[operator]
-                                        n_trials=n_trials, pause=0.0, workers=1)  # fmt: skip
+                    fleet = DriverFleet(
+                        url_in(Path(folder)),
+                        Path(folder),
+                        drivers=drivers,
+                        n_trials=n_trials,
+                        pause=0.0,
+                        workers=1,
+                    )
                     audit = fleet.run(kills=0, rng=random.Random(0), between=(0, 0))
                     wall = time.monotonic() - started
                 assert audit.ok, audit
-                print(f"| {name} | {drivers} | {n_trials} | {wall:.1f} | "
-                      f"{n_trials / wall * 60:,.0f} |", flush=True)  # fmt: skip
+                print(
+                    f"| {name} | {drivers} | {n_trials} | {wall:.1f} | "
+                    f"{n_trials / wall * 60:,.0f} |",
+                    flush=True,
+                )
 
 
 def spawner(config: dict, trial: object = None) -> float:
@@ -132,32 +153,51 @@ def part_leftovers() -> None:
     marker = f"{os.getpid() % 997}.713"
     for end, n_trials, timeout in (("return", 700, 10.0), ("hang", 150, 0.5), ("crash", 150, 10.0)):
         started = time.monotonic()
-        study = sweepml.minimize(spawner, {"marker": sweepml.Const(marker),
-                                           "end": sweepml.Const(end)},
-                                 strategy="random", n_trials=n_trials, n_workers=4,
-                                 trial_timeout=timeout, seed=0, show_progress=False)  # fmt: skip
+        study = sweepml.minimize(
+            spawner,
+            {"marker": sweepml.Const(marker), "end": sweepml.Const(end)},
+            strategy="random",
+            n_trials=n_trials,
+            n_workers=4,
+            trial_timeout=timeout,
+            seed=0,
+            show_progress=False,
+        )
         wall = time.monotonic() - started
         time.sleep(0.5)
-        print(f"| {end} | {n_trials} | {study.status_counts()} | {4 * n_trials} | "
-              f"{live_with(marker)} | {wall:.1f} |", flush=True)  # fmt: skip
+        print(
+            f"| {end} | {n_trials} | {study.status_counts()} | {4 * n_trials} | "
+            f"{live_with(marker)} | {wall:.1f} |",
+            flush=True,
+        )
     print("\n## 20 quick trials beside one whose forked child keeps the result pipe open\n")
     print("| trials | one of them forks | wall s |")
     print("|---|---|---|")
     for forking in (False, True):
         space = {"x": sweepml.Float(0, 1), "fork": sweepml.Const(forking)}
         started = time.monotonic()
-        sweepml.minimize(quick, space, strategy="random", n_trials=20, n_workers=2,
-                         executor="local", seed=0, show_progress=False)  # fmt: skip
-        print(f"| 20 | {'yes' if forking else 'no'} | {time.monotonic() - started:.2f} |",
-              flush=True)  # fmt: skip
+        sweepml.minimize(
+            quick,
+            space,
+            strategy="random",
+            n_trials=20,
+            n_workers=2,
+            executor="local",
+            seed=0,
+            show_progress=False,
+        )
+        print(
+            f"| 20 | {'yes' if forking else 'no'} | {time.monotonic() - started:.2f} |", flush=True
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["kills", "overhead", "leftovers", "all"], default="all")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--storage", nargs="+", default=["sqlite", "postgres"],
-                        choices=["sqlite", "postgres"])  # fmt: skip
+    parser.add_argument(
+        "--storage", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
     args = parser.parse_args()
     print(f"sweepml {sweepml.__version__}, Python {sys.version.split()[0]}, study {STUDY!r}")
     if args.part in ("kills", "all"):
