@@ -72,7 +72,7 @@ def part_kills(seeds: list[int], names: list[str]) -> None:
                         workers=2,
                         seed=seed,
                     )
-                    audit = fleet.run(kills=10, rng=random.Random(seed), between=(0.2, 1.2))
+                    audit = fleet.run(kills=10, rng=random.Random(seed), between=(0.15, 0.6))
                     wall = time.monotonic() - started
                 print(
                     f"| {name} | {seed} | {fleet.kills} | {audit.recorded} | {audit.finished} | "
