@@ -104,3 +104,28 @@ def cluster(tmp_path):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def wait_for_trials():
+    """``wait(db, status, at_least=1, timeout=30)``: poll a SQLite study file until ``at_least``
+    trials have ``status``; returns how many did."""
+    return _wait_for_trials
+
+
+def _wait_for_trials(db, status, at_least=1, timeout=30.0):
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline and count < at_least:
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(db) as conn:
+                count = conn.execute(
+                    "SELECT COUNT(*) FROM trials WHERE status = ?", (status,)
+                ).fetchone()[0]
+        except sqlite3.OperationalError:  # not created yet, or mid-creation
+            pass
+    return count

@@ -54,7 +54,7 @@ def test_each_failure_gets_its_status_and_the_search_goes_on():
     trials = run_kinds(
         ["ok", "sleep", "alloc", "grow", "segfault", "exit", "sigkill", "raise", "child"],
         n_workers=2,
-        trial_timeout=1.5,
+        trial_timeout=3,  # the memory cases end in ~0.4 s; the margin is for a loaded machine
         trial_memory_mb=512,
     )
     elapsed = time.monotonic() - start
@@ -74,9 +74,9 @@ def test_each_failure_gets_its_status_and_the_search_goes_on():
     assert "SIGSEGV" in trials["segfault"].error
     assert "exited with code 3" in trials["exit"].error
     assert "ValueError: bad config" in trials["raise"].error
-    assert "trial_timeout=1.5" in trials["sleep"].error
-    assert trials["sleep"].duration < 3
-    assert elapsed < 20
+    assert "trial_timeout=3" in trials["sleep"].error
+    assert trials["sleep"].duration < 5
+    assert elapsed < 30
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path):

@@ -214,3 +214,32 @@ def test_a_budget_that_ends_every_trial_still_gives_a_model(digits, monkeypatch)
 
 def test_the_search_shows_progress_on_a_terminal_by_default():
     assert ImageClassifier().show_progress is None  # None: a bar when stderr is a terminal
+
+
+UNGUARDED_IMAGES = """
+from sweepml.nas import ImageClassifier
+from sweepml.nas.data import load_digits
+
+data = load_digits()
+model = ImageClassifier(max_trials=2, epochs=1, final_epochs=1, filters=4, batch_size=64,
+                        time_budget=120, seed=0)
+model.fit(data.x_train[:300], data.y_train[:300])
+print("accuracy", model.evaluate(data.x_test[:100], data.y_test[:100])["accuracy"])
+"""
+
+
+def test_an_image_search_at_a_scripts_top_level_runs(run_python):
+    done = run_python(UNGUARDED_IMAGES, timeout=300)
+    assert "accuracy" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_without_torch_the_nas_import_names_the_extra(run_python):
+    done = run_python(
+        "import sys\n"
+        "sys.modules['torch'] = None  # as in an install without the nas extra\n"
+        "try:\n"
+        "    from sweepml.nas import ImageClassifier\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    assert "pip install 'sweepml[nas]'" in done.stdout

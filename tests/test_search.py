@@ -1,7 +1,6 @@
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -197,25 +196,14 @@ print("DONE", len(study.trials))
 
 
 @pytest.mark.parametrize("strategy", ["tpe", "grid"])
-def test_kill_9_of_the_driver_then_resume(tmp_path, strategy):
+def test_kill_9_of_the_driver_then_resume(tmp_path, strategy, wait_for_trials):
     db = tmp_path / "s.db"
     script = tmp_path / "search.py"
     script.write_text(KILL_SCRIPT.format(db=db, strategy=strategy))
     driver = subprocess.Popen(
         [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 30
-    finished = 0
-    while time.monotonic() < deadline and finished < 4:
-        time.sleep(0.1)
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    finished = conn.execute(
-                        "SELECT COUNT(*) FROM trials WHERE status = 'OK'"
-                    ).fetchone()[0]
-            except sqlite3.OperationalError:
-                pass
+    finished = wait_for_trials(db, "OK", at_least=4)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     before = {t.number: t for t in sweepml.load_study(db).trials}

@@ -9,10 +9,13 @@ it is dead:
   that stopped on a storage error may not have been able to say so);
 - on the same machine (same boot and process namespace), the kernel says so at once: the pid is
   gone, or now belongs to a process that started at another time;
-- on any machine, its heartbeat is older than ``lease`` seconds (a process that lives on after
-  its search stopped, a Jupyter kernel say, or one on another machine). Beats come every
-  ``interval`` seconds, from a thread when trials run inside the driver (the serial executor), so
-  a long trial does not make its driver look dead.
+- on another machine, its heartbeat is older than ``LEASE_SECONDS`` (60 s); on this one, older
+  than ``LOCAL_LEASE_SECONDS`` (10 min: the process lives on after its search stopped without
+  saying so, a notebook kernel say). Beats come every ``HEARTBEAT_SECONDS`` (5 s) from the search
+  loop, or from a thread when trials run inside the driver (the serial executor), so a long trial
+  does not make its driver look dead. A driver on another machine whose loop stalls for over a
+  minute (a strategy's ask that long) is taken for dead and its trials run again: duplicated
+  work, never a lost result, since a finished trial is never overwritten.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sweepml.storage.base import DriverInfo, DriverStatus
 __all__ = [
     "HEARTBEAT_SECONDS",
     "LEASE_SECONDS",
+    "LOCAL_LEASE_SECONDS",
     "Heartbeat",
     "ended_here",
     "is_alive",
@@ -43,6 +47,9 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
 #: a driver on another machine silent this long is taken for dead (12 missed beats)
 LEASE_SECONDS = 60.0
+#: on this machine the kernel vouches for the process; silence this long means its search
+#: stopped without saying so (a storage error) while the process lives on (a notebook kernel)
+LOCAL_LEASE_SECONDS = 600.0
 
 
 def _read(path: str) -> str:
@@ -102,8 +109,7 @@ def is_alive(status: DriverStatus, me: DriverInfo, *, lease: float = LEASE_SECON
     if other.machine == me.machine:
         if other.pid == me.pid and other.pid_start == me.pid_start:  # this very process
             return other.id in _RUNNING_HERE
-        if not _process_lives(other):
-            return False
+        return _process_lives(other) and status.idle < max(lease, LOCAL_LEASE_SECONDS)
     return status.idle < lease
 
 

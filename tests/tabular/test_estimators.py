@@ -218,3 +218,16 @@ def test_without_time_for_a_full_refit_the_best_pipeline_is_refit_on_fewer_rows(
     n_rows = int(re.search(r"refit on (\d+) of", str(caught[0].message))[1])
     assert 200 <= n_rows < 2000  # at least as many rows as it was scored with
     assert chosen == config and pipeline.predict(frame).shape == (2000,)
+
+
+def test_a_bad_prediction_side_file_is_skipped_with_a_warning_not_unpickled(tmp_path):
+    X, y = small_classification()
+    db = tmp_path / "fit.db"
+    AutoClassifier(max_trials=3, storage=str(db), random_state=0, show_progress=False).fit(X, y)
+    files = sorted((tmp_path / "fit.db.predictions").glob("*/*.npy"))
+    np.save(files[0], np.array([{"planted": 1}] * 5, dtype=object), allow_pickle=True)
+    files[1].write_bytes(b"not numpy at all")
+    resumed = AutoClassifier(max_trials=4, storage=str(db), random_state=0, show_progress=False)
+    with pytest.warns(UserWarning, match=r"Ignoring .*: it is not a prediction file sweepml wrote"):
+        resumed.fit(X, y)
+    assert resumed.predict(X).shape == (len(X),)
