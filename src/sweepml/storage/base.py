@@ -69,8 +69,9 @@ class DriverStatus:
 
 
 class Storage(abc.ABC):
-    """Where studies live. Implementations: ``MemoryStorage``, ``SqliteStorage``,
-    ``PostgresStorage``; ``sweepml.testing.StorageConformance`` is the suite they all pass."""
+    """Where studies live. Implementations: ``MemoryStorage``, ``SqliteStorage`` and
+    ``sweepml.storage.postgres.PostgresStorage`` (extra ``postgres``);
+    ``sweepml.testing.StorageConformance`` is the suite they all pass."""
 
     # -- studies --------------------------------------------------------------------------------
     @abc.abstractmethod
