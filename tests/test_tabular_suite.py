@@ -1,0 +1,174 @@
+"""benchmarks/tabular_suite.py: ranks, win/tie/loss, regression flags, resume and refusals."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path):  # noqa: ANN202 - a benchmark script as a module
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+suite = _load("tabular_suite", ROOT / "benchmarks" / "tabular_suite.py")
+
+
+def rec(tool, table, value, *, task="binary", seed=0, commit="abc", **extra):
+    metric = suite.PRIMARY[task]
+    record = {
+        "tool": tool,
+        "table": table,
+        "task": task,
+        "seed": seed,
+        metric: value,
+        "error": None,
+        "fit_seconds": 50.0,
+        "budget_s": 60.0,
+        "n_jobs": 2,
+        "busy": 0,
+        "commit": commit,
+        "split_sha": f"sha-{table}",
+        "fingerprint": f"fp-{table}",
+        "split_id": "s1",
+    }
+    record.update(extra)
+    return record
+
+
+def test_ranks_share_ties_within_the_seed_spread():
+    cells = {
+        "sweepml": suite.Cell([0.90, 0.92], 0, [50]),  # spread 0.02
+        "flaml": suite.Cell([0.915], 0, [50]),  # within the spread: a tie
+        "lightgbm": suite.Cell([0.80], 0, [1]),
+        "tpot": suite.Cell([], 1, [70]),
+    }
+    assert suite.ranks("binary", cells) == {
+        "sweepml": 1.0,
+        "flaml": 1.0,
+        "lightgbm": 3.0,
+        "tpot": 4.0,
+    }
+
+
+def test_lower_is_better_for_log_loss_and_rmse():
+    cells = {"a": suite.Cell([10.0], 0, []), "b": suite.Cell([12.0], 0, [])}
+    assert suite.ranks("regression", cells) == {"a": 1.0, "b": 2.0}
+
+
+def test_report_counts_wins_ties_losses_and_slow_fits():
+    records = [
+        rec("sweepml", "t1", 0.95),
+        rec("lightgbm", "t1", 0.90),
+        rec("sweepml", "t2", 0.80, fit_seconds=70.0),
+        rec("lightgbm", "t2", 0.8005),
+        rec("sweepml", "t3", 1.0, task="regression"),
+        rec("lightgbm", "t3", 0.5, task="regression"),
+        rec("sweepml", "t4", None, task="multiclass", error="Boom"),
+        rec("lightgbm", "t4", 0.3, task="multiclass"),
+    ]
+    text = suite.report(records)
+    assert "- lightgbm: 1 / 1 / 2" in text
+    assert "sweepml on t2: 70 s" in text
+    assert "| t4 | multiclass | log_loss | fail |" in text
+
+
+def test_compare_flags_tables_worse_than_their_spread():
+    old = [rec("sweepml", "t1", v, seed=s) for s, v in enumerate([0.90, 0.91, 0.92])]
+    old += [rec("sweepml", "t2", v, seed=s) for s, v in enumerate([0.80, 0.81, 0.82])]
+    new = [rec("sweepml", "t1", v, seed=s, commit="def") for s, v in enumerate([0.90, 0.91, 0.93])]
+    new += [rec("sweepml", "t2", v, seed=s, commit="def") for s, v in enumerate([0.70, 0.71, 0.72])]
+    text, worse = suite.compare(new, old, tool="sweepml")
+    assert worse == 1
+    assert "| t2 | roc_auc |" in text and "WORSE" in text
+    assert "t1 | roc_auc | 0.91 | 0.91333" in text and "same" in text
+
+
+def test_compare_refuses_other_splits_contents_and_budgets():
+    old = [rec("sweepml", "t1", 0.9)]
+    for change, word in (
+        ({"split_sha": "other"}, "test rows"),
+        ({"fingerprint": "other"}, "table contents"),
+        ({"split_id": "s2"}, "corpus split"),
+        ({"budget_s": 30.0}, "budget_s"),
+        ({"busy": 2}, "busy"),
+    ):
+        with pytest.raises(suite.SuiteError, match=word):
+            suite.compare([rec("sweepml", "t1", 0.9, **change)], old, tool="sweepml")
+
+
+def test_a_killed_run_resumes_without_repeating_finished_fits(tmp_path, monkeypatch):
+    tables = [suite.Table("t1", tmp_path, "public"), suite.Table("t2", tmp_path, "public")]
+    calls = []
+
+    def fake_fit(tool, table, seed, **_):
+        calls.append((tool, table.name, seed))
+        return {"task": "binary", "roc_auc": 0.9, "error": None, "fit_seconds": 1.0}
+
+    monkeypatch.setattr(suite, "fit", fake_fit)
+    monkeypatch.setattr(suite, "git_commit", lambda: ("abc", False))
+    monkeypatch.setattr(suite, "check_corpus_fingerprints", lambda ts: {t.name: "fp" for t in ts})
+    out = tmp_path / "run.jsonl"
+    finished = {
+        "tool": "sweepml",
+        "table": "t1",
+        "seed": 0,
+        "budget_s": 60.0,
+        "n_jobs": 2,
+        "busy": 0,
+        "commit": "abc",
+        "task": "binary",
+        "roc_auc": 0.9,
+        "error": None,
+    }
+    failed_to_start = dict(finished, seed=1, error="no result", suite_failure=True)
+    out.write_text(json.dumps(finished) + "\n" + json.dumps(failed_to_start) + '\n{"tool": "swe')
+    suite.run_suite(
+        tables,
+        ["sweepml"],
+        [0, 1],
+        out,
+        budget=60,
+        jobs=2,
+        busy=0,
+        python="python",
+        peers_dir=None,
+        log=lambda *_: None,
+    )
+    assert calls == [("sweepml", "t1", 1), ("sweepml", "t2", 0), ("sweepml", "t2", 1)]
+
+
+def test_a_run_file_holds_one_commit(tmp_path, monkeypatch):
+    out = tmp_path / "run.jsonl"
+    out.write_text(json.dumps(rec("sweepml", "t1", 0.9, commit="old")) + "\n")
+    monkeypatch.setattr(suite, "git_commit", lambda: ("new", False))
+    with pytest.raises(suite.SuiteError, match="new --out file"):
+        suite.run_suite(
+            [], ["sweepml"], [0], out, budget=60, jobs=2, busy=0, python="python", peers_dir=None
+        )
+
+
+def test_unknown_tables_and_tools_are_refused_in_flag_terms(capsys):
+    assert suite.main(["run", "--set", "nope", "--out", "x.jsonl"]) == 2
+    assert "--set: ['nope']" in capsys.readouterr().err
+    assert suite.main(["run", "--tools", "weka", "--out", "x.jsonl"]) == 2
+    assert "--tools: unknown ['weka']" in capsys.readouterr().err
+
+
+def test_the_named_sets_resolve():
+    public = suite.resolve_set("public")
+    assert [t.name for t in public] == list(suite.PUBLIC)
+    meta_test = suite.resolve_set("meta-test")
+    assert len(meta_test) >= 30 and {t.split for t in meta_test} == {"meta-test"}
+    assert len(suite.resolve_set("all")) == len(public) + len(meta_test)
