@@ -180,7 +180,8 @@ def test_metric_score_reads_as_the_metric_and_refuses_unknown_labels():
 
 
 def test_refit_estimates_follow_each_familys_fit_scaling():
-    from sweepml.tabular.estimators import REFIT_SAFETY, refit_seconds
+    from sweepml.tabular.context import REFIT_SAFETY
+    from sweepml.tabular.refit import refit_seconds
     from sweepml.trial import TrialRecord, TrialStatus
 
     def trial(model, budget=None):
@@ -196,25 +197,31 @@ def test_refit_estimates_follow_each_familys_fit_scaling():
 
 
 def test_without_time_for_a_full_refit_the_best_pipeline_is_refit_on_fewer_rows():
+    from sweepml.tabular.context import FitClock, FitContext
+    from sweepml.tabular.data import infer_column_types
+    from sweepml.tabular.metrics import get_metric
+    from sweepml.tabular.pipeline_space import pipeline_space
+    from sweepml.tabular.refit import refit_best
     from sweepml.trial import TrialRecord, TrialStatus
 
     X, y = make_classification(2_000, 5, random_state=0)
-    model = AutoClassifier(random_state=0)
-    model._task, model._refit_threads = "classification", 1
-    from sweepml.tabular.data import infer_column_types
-    from sweepml.tabular.pipeline_space import pipeline_space
-
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
-    model.column_types_ = infer_column_types(frame)
+    context = FitContext(
+        task="classification",
+        metric=get_metric("log_loss", "classification", owner="test"),
+        columns=infer_column_types(frame),
+        seed=0,
+        n_jobs=1,
+        clock=FitClock.starting(time.monotonic(), 5.0),
+        time_budget=5.0,
+    )
     config = pipeline_space(
         "classification", n_rows=2000, n_features=5, models=["linear"]
     ).default()
     # scored on 10% of the rows in 1 s: all rows would take ~12 s, only ~4 s are left
     slow = TrialRecord(0, config, TrialStatus.OK, 0.1, {"fit_seconds": 1.0})
     with pytest.warns(UserWarning, match=r"refit on \d+ of 2000 rows") as caught:
-        pipeline, chosen = model._refit(
-            [slow], frame, y, train_fraction=0.1, deadline=time.monotonic() + 5.0, seed=0
-        )
+        pipeline, chosen = refit_best(context, [slow], frame, y, train_fraction=0.1)
     n_rows = int(re.search(r"refit on (\d+) of", str(caught[0].message))[1])
     assert 200 <= n_rows < 2000  # at least as many rows as it was scored with
     assert chosen == config and pipeline.predict(frame).shape == (2000,)

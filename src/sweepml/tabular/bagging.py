@@ -10,14 +10,26 @@ Under cross-validation the trials' predictions are out-of-fold already and nothi
 
 from __future__ import annotations
 
+import json
+import logging
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from sweepml.tabular.evaluation import fit_seconds_on
-from sweepml.trial import TrialRecord
+from sweepml.search import minimize
+from sweepml.space import Space
+from sweepml.strategies import Warmstart
+from sweepml.tabular.context import SEARCH_MARGIN, FitContext
+from sweepml.tabular.evaluation import PipelineObjective, fit_seconds_on, plan_evaluation
+from sweepml.tabular.predictions import read_prediction
+from sweepml.tabular.search_phase import trial_executor
+from sweepml.trial import TrialRecord, TrialStatus
 
-__all__ = ["BAG_FOLDS", "BAG_RESERVE", "MAX_BAGGED", "bag_cost", "choose_for_bagging"]
+__all__ = ["BAG_FOLDS", "BAG_RESERVE", "MAX_BAGGED", "bag", "bag_cost", "choose_for_bagging"]
+
+logger = logging.getLogger(__name__)
 
 BAG_FOLDS = 5
 MAX_BAGGED = 8  # pipelines bagged at most
@@ -57,3 +69,60 @@ def choose_for_bagging(
             chosen.append(ranked[i])
             work += cost
     return chosen
+
+
+def bag(
+    context: FitContext,
+    ranked: list[TrialRecord],
+    weights: np.ndarray,
+    objective: PipelineObjective,
+    space: Space,
+    target: np.ndarray,
+) -> list[tuple[TrialRecord, np.ndarray]]:
+    """Cross-validate the pipelines worth keeping on the search's rows (half the time left,
+    the other half is the refit's); returns each finished one with its out-of-fold
+    predictions, in the order of ``ranked``."""
+    seconds = None
+    if context.clock.timed:
+        seconds = (context.clock.left() - SEARCH_MARGIN) / 2
+        if seconds < 1.0:
+            return []
+    holdout_train_share = len(objective.plan.folds[0][0]) / len(objective.y)
+    chosen = choose_for_bagging(
+        ranked,
+        weights,
+        seconds=seconds,
+        holdout_train_share=holdout_train_share,
+        n_jobs=context.n_jobs,
+    )
+    if len(chosen) < 2:
+        return []
+    bagging = objective.refolded(plan_evaluation(target, context.task, context.seed, cv=BAG_FOLDS))
+    with tempfile.TemporaryDirectory(prefix="sweepml-bagged-") as folder:
+        bagging.prediction_dir = Path(folder)
+        study = minimize(
+            bagging,
+            space,
+            strategy=Warmstart("random", [t.config for t in chosen]),
+            n_trials=len(chosen),
+            time_budget=seconds,
+            n_workers=context.n_jobs,
+            executor=trial_executor(context.n_jobs),
+            trial_timeout=seconds,
+            trial_memory_mb=context.memory_limit_mb,
+            seed=context.seed,
+            show_progress=False,
+        )
+        done = {
+            json.dumps(t.config, sort_keys=True): bagging.prediction_dir / f"{t.number}.npy"
+            for t in study.trials
+            if t.status is TrialStatus.OK
+        }
+        bagged = []
+        for trial in ranked:
+            path = done.get(json.dumps(trial.config, sort_keys=True))
+            prediction = None if path is None else read_prediction(path)
+            if prediction is not None:
+                bagged.append((trial, prediction))
+    logger.info("bagged %d of %d chosen pipelines", len(bagged), len(chosen))
+    return bagged

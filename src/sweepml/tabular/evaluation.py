@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from sweepml.objective import Trial
@@ -30,9 +31,11 @@ from sweepml.trial import TrialRecord
 __all__ = [
     "EvaluationPlan",
     "PipelineObjective",
+    "dummy_model",
     "fit_seconds_on",
     "is_partial",
     "plan_evaluation",
+    "score_dummy",
 ]
 
 HOLDOUT_MIN_ROWS = 1_000
@@ -210,3 +213,21 @@ class PipelineObjective:
             "fit_seconds": fit_seconds / len(self.plan.folds),
             "predict_seconds": predict_seconds / len(self.plan.folds),
         }
+
+
+def dummy_model(task: str) -> Any:
+    """The baseline: class priors, or the mean."""
+    if task == CLASSIFICATION:
+        return DummyClassifier(strategy="prior")
+    return DummyRegressor(strategy="mean")
+
+
+def score_dummy(objective: PipelineObjective, task: str, metric: Metric) -> float:
+    """The baseline's validation loss under the search's own plan (the leaderboard's trial -1)."""
+    dummy = dummy_model(task)
+    losses = []
+    for train, valid in objective.plan.folds:
+        dummy.fit(objective.X.iloc[train], objective.y[train])
+        prediction = objective.predict(dummy, objective.X.iloc[valid])
+        losses.append(metric.loss(objective.y[valid], prediction))
+    return float(np.mean(losses))

@@ -1,0 +1,162 @@
+"""Refitting searched pipelines on all training rows, inside the time that is left.
+
+Trials fit on the search's share of the rows, one thread each; the final model is fit again in
+the driver on every row with all ``n_jobs`` threads. A refit is only started when its estimated
+time (the trial's fit time scaled by the family's measured exponent, times ``REFIT_SAFETY``)
+fits before the deadline, so the fit ends on time on every table.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweepml.tabular.components import CLASSIFICATION
+from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
+from sweepml.tabular.evaluation import dummy_model, fit_seconds_on, is_partial
+from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
+from sweepml.trial import TrialRecord, TrialStatus
+
+__all__ = [
+    "FALLBACK",
+    "fit_config",
+    "rank_key",
+    "ranked",
+    "refit_best",
+    "refit_members",
+    "refit_seconds",
+]
+
+logger = logging.getLogger(__name__)
+
+FALLBACK = "extra_trees"  # fit when no searched pipeline finished
+
+
+def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
+    """Estimated seconds to refit a trial's pipeline on all rows, with a safety margin."""
+    return fit_seconds_on(record, train_fraction) * REFIT_SAFETY
+
+
+def rank_key(record: TrialRecord) -> tuple[bool, float, int]:
+    """Best first: trials on all rows before successive halving's smaller budgets, then the
+    lowest loss, then the earliest trial."""
+    return (is_partial(record), math.inf if record.value is None else record.value, record.number)
+
+
+def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The successful trials, best first."""
+    return sorted((t for t in trials if t.status is TrialStatus.OK), key=rank_key)
+
+
+def fit_config(
+    context: FitContext, config: dict[str, Any], frame: pd.DataFrame, target: np.ndarray
+) -> Any:
+    """Fit ``config``'s pipeline in the driver, with the model using all ``n_jobs`` threads
+    (trials use one each; a refit runs alone)."""
+    pipeline = build_pipeline(config, context.columns, context.task, context.seed)
+    model = pipeline.steps[-1][1]
+    for threads in ("n_jobs", "thread_count"):
+        if threads in model.get_params():
+            model.set_params(**{threads: context.n_jobs})
+            break
+    start = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(frame, target)
+    logger.info(
+        "refit %s on %d rows in %.1f s", config["model"], len(frame), time.monotonic() - start
+    )
+    return pipeline
+
+
+def refit_members(
+    context: FitContext,
+    candidates: list[TrialRecord],
+    weights: np.ndarray,
+    frame: pd.DataFrame,
+    target: np.ndarray,
+    train_fraction: float,
+) -> list[tuple[int, Any]]:
+    """(candidate index, pipeline refit on all rows) for the weighted candidates, heaviest
+    first, each only if its estimated refit time fits in what is left."""
+    order = sorted((i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i])
+    kept = []
+    for i in order:
+        if context.clock.allows(refit_seconds(candidates[i], train_fraction)):
+            config = dict(candidates[i].config)
+            kept.append((i, fit_config(context, config, frame, target)))
+    return kept
+
+
+def refit_best(
+    context: FitContext,
+    trials: list[TrialRecord],
+    frame: pd.DataFrame,
+    target: np.ndarray,
+    train_fraction: float,
+) -> tuple[Any, dict[str, Any]]:
+    """The model when there is no ensemble: the best trial whose refit fits in what is left;
+    else the best pipeline on as many rows as time allows; else (nothing finished) the
+    ``FALLBACK`` family's default; else the dummy. Warnings (stacklevel 3) reach ``fit``'s
+    caller."""
+    clock = context.clock
+    best_first = ranked(trials)
+    for trial in best_first:
+        if clock.allows(refit_seconds(trial, train_fraction)):
+            return fit_config(context, dict(trial.config), frame, target), dict(trial.config)
+    for trial in best_first if clock.timed else []:
+        # no refit on all rows fits: the best pipeline on as many rows as the time allows,
+        # if that is at least as many as it was scored with
+        left = clock.left() - SEARCH_MARGIN
+        n_rows = int(len(frame) * left / max(refit_seconds(trial, train_fraction), 1e-9))
+        n_rows = min(n_rows, len(frame) - 1)
+        if n_rows >= train_fraction * (trial.budget or 1.0) * len(frame) and n_rows >= 2:
+            rows = subsample(target, n_rows, context.task, context.seed)
+            warnings.warn(
+                f"The best pipeline is refit on {n_rows} of {len(frame)} rows to stay "
+                f"within time_budget; a larger time_budget refits it on all of them.",
+                UserWarning,
+                stacklevel=3,
+            )
+            config = dict(trial.config)
+            return fit_config(context, config, frame.iloc[rows], target[rows]), config
+    if not best_first and clock.left() > 1.0:
+        space = pipeline_space(
+            context.task, n_rows=len(frame), n_features=frame.shape[1], models=[FALLBACK]
+        )
+        warnings.warn(
+            "No pipeline finished during the search; fitting the default "
+            "ExtraTrees pipeline instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        config = space.default()
+        return fit_config(context, config, frame, target), config
+    warnings.warn(
+        "No searched pipeline can be refit within time_budget; the model is the "
+        "dummy baseline. Give a larger time_budget.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return dummy_model(context.task).fit(frame, target), {"model": "dummy"}
+
+
+def subsample(target: np.ndarray, n_rows: int, task: str, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded subsample of ``n_rows`` rows, stratified when possible."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(target))
+    stratify = target if task == CLASSIFICATION else None
+    try:
+        rows, _ = train_test_split(
+            positions, train_size=n_rows, stratify=stratify, random_state=seed
+        )
+    except ValueError:  # a class too rare to stratify
+        rows, _ = train_test_split(positions, train_size=n_rows, random_state=seed)
+    return np.sort(rows)

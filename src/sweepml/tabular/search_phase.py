@@ -1,0 +1,148 @@
+"""The search phase of a tabular fit: the learned portfolio and every family's default first,
+then the chosen strategy, one process per trial, until the search's deadline.
+
+Two rules keep the fit on time. No trial may take more than ``DEFAULT_TRIAL_SHARE`` of the search
+by default (one slow config, an SVM with a huge C, must not hold a worker for the whole budget),
+and the search stops early when the refit of the best pipeline so far would no longer fit before
+the fit's deadline (``RefitGuard``). On large data (a subsampled search) successive halving on
+the number of rows (``ASHA``) discards weak configs on small samples first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from typing import Any
+
+from sweepml.callbacks import SearchCallback
+from sweepml.execution import LocalExecutor
+from sweepml.search import minimize
+from sweepml.space import Space
+from sweepml.strategies import ASHA, Warmstart
+from sweepml.tabular.context import SEARCH_MARGIN, FitClock, FitContext
+from sweepml.tabular.evaluation import PipelineObjective, is_partial
+from sweepml.tabular.pipeline_space import pipeline_space
+from sweepml.tabular.portfolio import portfolio_configs
+from sweepml.tabular.progress import FitProgress
+from sweepml.tabular.refit import rank_key, refit_seconds
+from sweepml.trial import TrialRecord, TrialStatus
+
+__all__ = ["RefitGuard", "run_search", "trial_executor", "warm_start_configs"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRIAL_SHARE = 0.25  # trial_timeout=None: a trial gets at most this share of the search
+MIN_TRIAL_SECONDS = 5.0
+HALVING_MIN_SHARE = 1 / 9  # successive halving on large data: 1/9, 1/3, then all search rows
+HALVING_ETA = 3
+_TRIAL_MODULES = ("sweepml.tabular.evaluation", "lightgbm")
+
+
+class RefitGuard(SearchCallback):
+    """Ends the search when the refit of the best pipeline so far (among those scored on all the
+    search's rows) would no longer fit before the fit's deadline."""
+
+    def __init__(self, clock: FitClock, train_fraction: float) -> None:
+        self.clock, self.train_fraction = clock, train_fraction
+        self.best: TrialRecord | None = None
+
+    def on_trial_end(self, study: Any, record: TrialRecord) -> None:
+        if (
+            record.status is TrialStatus.OK
+            and not is_partial(record)
+            and (self.best is None or rank_key(record) < rank_key(self.best))
+        ):
+            self.best = record
+
+    def should_stop(self, study: Any) -> bool:
+        if self.best is None:
+            return False
+        needed = refit_seconds(self.best, self.train_fraction) + SEARCH_MARGIN
+        if needed >= self.clock.left():
+            logger.info("search stopped: the best pipeline's refit needs ~%.1f s", needed)
+            return True
+        return False
+
+
+def warm_start_configs(task: str, space: Space, *, n_rows: int, n_features: int) -> list[dict]:
+    """The learned portfolio first, then the default of every family not in it (measured: left
+    out of the portfolio's datasets, the defaults carry it; see benchmarks/learn_portfolio.py)."""
+    warm = portfolio_configs(task, space)
+    for name in space["model"].options:  # type: ignore[union-attr]
+        default = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
+        config = default.default()
+        if config not in warm:
+            warm.append(config)
+    return warm
+
+
+def trial_executor(n_jobs: int) -> LocalExecutor:
+    """One process per trial from a forkserver, not fork: the driver refits LightGBM and
+    HistGradientBoosting (OpenMP), and a trial forked from a process that used GNU OpenMP can
+    hang in it."""
+    return LocalExecutor(n_jobs, start_method="forkserver", preload=_TRIAL_MODULES)
+
+
+def run_search(
+    context: FitContext,
+    objective: PipelineObjective,
+    space: Space,
+    *,
+    study_name: str,
+    n_rows: int,
+    n_features: int,
+) -> Any:
+    """The search proper, until the search's deadline (or earlier, when the best pipeline's
+    refit would no longer fit before the fit's). Returns the study, or None (with a warning that
+    reaches ``fit``'s caller) when the budget leaves no time to search."""
+    clock = context.clock
+    search_budget = None
+    if clock.timed:
+        search_budget = clock.search_left()
+        if search_budget < 0.5:
+            warnings.warn(
+                f"time_budget={context.time_budget} leaves no time to search; the model is the "
+                f"dummy baseline. Give a larger time_budget.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+    trial_timeout = context.trial_timeout
+    if search_budget is not None:
+        share_limit = max(search_budget * DEFAULT_TRIAL_SHARE, MIN_TRIAL_SECONDS)
+        trial_timeout = min(trial_timeout or share_limit, search_budget)
+    warm = warm_start_configs(context.task, space, n_rows=n_rows, n_features=n_features)
+    strategy: Any = Warmstart(context.strategy, warm)
+    if objective.plan.subsampled:  # large data: successive halving on the sample size
+        strategy = ASHA(strategy, min_budget=HALVING_MIN_SHARE, eta=HALVING_ETA)
+    progress = FitProgress(
+        enabled=context.show_progress,
+        n_trials=context.max_trials,
+        time_budget=search_budget,
+        metric=context.metric,
+    )
+    callbacks: list[SearchCallback] = [progress]
+    if clock.timed:
+        callbacks.append(RefitGuard(clock, objective.plan.train_fraction))
+    started = time.monotonic()
+    try:
+        return minimize(
+            objective,
+            space,
+            strategy=strategy,
+            n_trials=context.max_trials,
+            time_budget=search_budget,
+            n_workers=context.n_jobs,
+            executor=trial_executor(context.n_jobs),
+            trial_timeout=trial_timeout,
+            trial_memory_mb=context.memory_limit_mb,
+            storage=context.storage,
+            study_name=study_name,
+            seed=context.seed,
+            show_progress=False,
+            callbacks=callbacks,
+        )
+    finally:
+        progress.close()
+        logger.info("search ran %.1f s", time.monotonic() - started)
