@@ -1,269 +1,451 @@
-"""Learn the tabular warm-start portfolio offline (greedy portfolio selection, as in
-auto-sklearn 2.0 and AutoGluon's zero-shot presets) from the public datasets of ../shared/bench.
+"""Learn the tabular zero-shot portfolio on the corpus's meta-train tables (auto-sklearn 2.0's
+greedy portfolio, TabRepo's idea behind AutoGluon's presets), and check it on meta-test.
 
-    python benchmarks/learn_portfolio.py [--search-seconds 120] [--max-rows 10000] [--size 12]
-        [--out src/sweepml/tabular/portfolio.json]
+    python benchmarks/learn_portfolio.py candidates   # benchmarks/portfolio/candidates.json
+    python benchmarks/learn_portfolio.py matrix [--split meta-train] [--only t1,t2]   # resumable
+    python benchmarks/learn_portfolio.py select [--size 16] [--write]
 
-1. Candidates: on each dataset's training split (the benchmark's own 75% split; the test rows are
-   never read), a TPE search of ``--search-seconds`` over the full pipeline space; its best
-   ``--per-dataset`` pipelines of distinct families become candidates, beside every family's
-   default.
-2. Every candidate is scored on every dataset of its task (holdout or CV as in a fit, 2 workers,
-   60 s per trial), giving a loss matrix; losses are normalized per dataset to
-   (loss - best) / (median - best), clipped to [0, 1]: 0 is the best candidate there, 1 the
-   median candidate or worse (the spread among good pipelines is what a portfolio decides).
-3. Greedy selection: repeatedly add the candidate that most lowers the mean over datasets of the
-   best normalized loss in the portfolio so far (ties: the cheaper one), until ``--size`` or until
-   nothing lowers it.
-4. Leave-one-dataset-out check: for each dataset, a portfolio learned without it, and the
-   normalized loss of its first 4/8 configs on the held-out dataset beside the family defaults'
-   and both together (a fit tries the portfolio, then the family defaults it lacks).
-
-Rows are capped at ``--max-rows`` (stratified) so a run takes about 30 minutes on 2 cores.
+1. ``candidates``: per task (classification, regression), every family's default and seeded
+   random draws of each family's hyperparameters (preprocessing drawn too, without feature
+   transforms), a few hundred in all. Fixed once; the matrix refers to them by id.
+2. ``matrix``: every candidate scored on every table of a split under one protocol: the
+   harness's training split only (``../shared/bench/run.py``'s; test rows are never read), at
+   most ``--max-rows`` rows (stratified), holdout or CV as a fit plans it, the table's metric as
+   a loss, each trial in its own process capped at ``--trial-seconds`` (2 workers). Each table's
+   trials live in a SQLite study under ``--work``, so a run killed halfway resumes where it
+   stopped (the core's own resume); each finished table's column is written to
+   ``benchmarks/portfolio/matrix-<split>.csv`` (loss and fit seconds per candidate and table).
+3. ``select``: losses normalised per table to (loss - best) / (median - best), clipped to [0, 1];
+   greedy selection adds the candidate that most lowers the mean over tables of the best
+   normalised loss so far (ties: the cheaper one). Leave-tables-out on meta-train (5 folds of
+   tables) says how it transfers; then, once, on meta-test (``matrix --split meta-test``). With
+   ``--write`` the portfolio goes into ``src/sweepml/tabular/portfolio.json`` for a task only
+   where it beats the family defaults on meta-test, with each member's fit seconds per 1,000
+   rows so a fit can skip what does not pay in its budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
+import os
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
 
-import sweepml
-from sweepml.exceptions import InvalidConfigError
-from sweepml.execution import LocalExecutor
-from sweepml.strategies import Warmstart
-from sweepml.tabular.components import CLASSIFICATION, MODELS, REGRESSION
-from sweepml.tabular.data import infer_column_types
-from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
-from sweepml.tabular.metrics import default_metric, get_metric
-from sweepml.tabular.pipeline_space import pipeline_space
-from sweepml.trial import TrialStatus
-
-BENCH = Path(__file__).parents[1] / "../shared/bench"
-DATASETS = {
-    CLASSIFICATION: [
-        "breast_cancer",
-        "spam",
-        "credit_data",
-        "synthetic_200k",
-        "digits",
-        "vehicle",
-        "satellite",
-    ],
-    REGRESSION: ["diabetes", "diamonds"],
-}
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FOLDER = HERE / "portfolio"
+CANDIDATES = FOLDER / "candidates.json"
+MANIFEST = HERE / "corpus" / "manifest.json"
+SHIPPED = ROOT / "src" / "sweepml" / "tabular" / "portfolio.json"
+BENCH = (ROOT / ".." / "shared" / "bench").resolve()
+CORPUS_DIR = Path(os.environ.get("SWEEPML_CORPUS", Path.home() / ".cache" / "sweepml-corpus"))
+WORK_DIR = Path(
+    os.environ.get("SWEEPML_PORTFOLIO_WORK", Path.home() / ".cache" / "sweepml-portfolio")
+)
+TASKS = ("classification", "regression")
+CANDIDATE_SEED = 20261202
+DRAWS_PER_FAMILY = 12
+GENERIC_ROWS, GENERIC_FEATURES = 5_000, 20  # the space candidates are drawn from
+FAILED_LOSS = float("inf")
 
 
-def load_training_split(name: str) -> tuple[str, pd.DataFrame, np.ndarray]:
-    """The benchmark's training rows of ``name`` (run.py's own split function)."""
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
-    assert spec is not None and spec.loader is not None
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
-    kind, X, y, _, _, _ = run.load_split(str(BENCH / "data"), name)
-    return kind, X, y
+# ---------------------------------------------------------------------------------- candidates
+def make_candidates(draws: int = DRAWS_PER_FAMILY, seed: int = CANDIDATE_SEED) -> dict[str, list]:
+    """Per task: each family's default, then ``draws`` seeded random configs of the family, then
+    the configs of the portfolio shipped before (learned on the public tables)."""
+    from sweepml.tabular.components import MODELS
+    from sweepml.tabular.pipeline_space import pipeline_space
 
-
-class Problem:
-    """One dataset ready to score configs: its objective and pipeline space."""
-
-    def __init__(self, name: str, max_rows: int, seed: int = 0) -> None:
-        kind, X, y = load_training_split(name)
-        self.name, self.task = name, REGRESSION if kind == "regression" else CLASSIFICATION
-        if len(X) > max_rows:
-            keep, _ = train_test_split(
-                np.arange(len(X)),
-                train_size=max_rows,
-                random_state=seed,
-                stratify=y if self.task == CLASSIFICATION else None,
+    rng = np.random.default_rng(seed)
+    previous = json.loads(SHIPPED.read_text()) if SHIPPED.exists() else {}
+    out: dict[str, list] = {}
+    for task in TASKS:
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for family in sorted(MODELS):
+            space = pipeline_space(
+                task, n_rows=GENERIC_ROWS, n_features=GENERIC_FEATURES, models=[family]
             )
-            X, y = X.iloc[np.sort(keep)].reset_index(drop=True), y[np.sort(keep)]
-        n_classes = len(np.unique(y)) if self.task == CLASSIFICATION else 0
-        metric = get_metric(default_metric(self.task, n_classes), self.task, owner="portfolio")
-        columns = infer_column_types(X)
-        plan = plan_evaluation(y, self.task, seed)
-        self.objective = PipelineObjective(
-            X, y, columns=columns, task=self.task, metric=metric, plan=plan,
-            n_classes=n_classes, seed=seed,
-        )  # fmt: skip
-        self.space = pipeline_space(self.task, n_rows=len(X), n_features=X.shape[1])
+            configs = [("default", space.default())]
+            configs += [
+                ("random", space.sample(rng, fixed={"features": "none"})) for _ in range(draws)
+            ]
+            for source, config in configs:
+                key = json.dumps(config, sort_keys=True)
+                if key not in seen:
+                    seen.add(key)
+                    entries.append({"id": len(entries), "source": source, "config": config})
+        for entry in previous.get(task, {}).get("configs", []):  # the portfolio shipped before
+            key = json.dumps(entry["config"], sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                entries.append(
+                    {"id": len(entries), "source": "previous", "config": entry["config"]}
+                )
+        out[task] = entries
+    return out
 
-    def defaults(self) -> list[dict[str, Any]]:
-        return [
-            pipeline_space(
-                self.task,
-                n_rows=len(self.objective.y),
-                n_features=self.objective.X.shape[1],
-                models=[name],
-            ).default()
-            for name in self.space["model"].options  # type: ignore[union-attr]
-        ]
 
-    def valid(self, config: dict[str, Any]) -> bool:
+def read_candidates() -> dict[str, list]:
+    if not CANDIDATES.exists():
+        raise SystemExit(f"{CANDIDATES} is missing: run `python {__file__} candidates` first")
+    return json.loads(CANDIDATES.read_text())
+
+
+# ---------------------------------------------------------------------------------- the matrix
+def corpus_tables(split: str) -> list[dict[str, Any]]:
+    return [e for e in json.loads(MANIFEST.read_text())["tables"] if e["split"] == split]
+
+
+def task_of(entry: dict[str, Any]) -> str:
+    return "regression" if entry["task"] == "regression" else "classification"
+
+
+def _bench_run():  # noqa: ANN202 - the harness, loaded from its file
+    if "bench_run" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_run"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["bench_run"]
+
+
+def score_table(
+    entry: dict[str, Any],
+    candidates: list[dict[str, Any]],
+    *,
+    corpus: Path,
+    work: Path,
+    max_rows: int,
+    trial_seconds: float,
+    seed: int = 0,
+) -> dict[int, tuple[float, float]]:
+    """{candidate id: (loss, fit seconds)} on one table's training split; a candidate that is
+    not valid for the table's space, or fails, gets an infinite loss."""
+    from sklearn.model_selection import train_test_split
+
+    import sweepml
+    from sweepml.exceptions import InvalidConfigError
+    from sweepml.execution import LocalExecutor
+    from sweepml.strategies import Warmstart
+    from sweepml.tabular.data import infer_column_types
+    from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
+    from sweepml.tabular.metrics import default_metric, get_metric
+    from sweepml.tabular.pipeline_space import pipeline_space
+    from sweepml.trial import TrialStatus
+
+    task = task_of(entry)
+    kind, X, y, _, _, _ = _bench_run().load_split(str(corpus), entry["name"])
+    if len(X) > max_rows:
+        keep, _ = train_test_split(
+            np.arange(len(X)),
+            train_size=max_rows,
+            random_state=seed,
+            stratify=y if task == "classification" else None,
+        )
+        keep = np.sort(keep)
+        X, y = X.iloc[keep].reset_index(drop=True), y[keep]
+    n_classes = len(np.unique(y)) if task == "classification" else 0
+    metric = get_metric(default_metric(task, n_classes), task, owner="portfolio")
+    plan = plan_evaluation(y, task, seed)
+    objective = PipelineObjective(
+        X, y, columns=infer_column_types(X), task=task, metric=metric, plan=plan,
+        n_classes=n_classes, seed=seed,
+    )  # fmt: skip
+    space = pipeline_space(task, n_rows=len(X), n_features=X.shape[1])
+    valid = []
+    for candidate in candidates:
         try:
-            self.space.validate(config)
+            space.validate(candidate["config"])
         except InvalidConfigError:
-            return False
-        return True
+            continue
+        valid.append(candidate)
+    work.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = sweepml.minimize(
+            objective,
+            space,
+            strategy=Warmstart("random", [c["config"] for c in valid]),
+            n_trials=len(valid),
+            n_workers=2,
+            executor=LocalExecutor(
+                2, start_method="forkserver", preload=("sweepml.tabular.evaluation", "lightgbm")
+            ),
+            trial_timeout=trial_seconds,
+            storage=str(work / f"{entry['name']}.db"),
+            study_name=f"portfolio-{entry['name']}-{max_rows}",
+            seed=seed,
+            show_progress=False,
+        )
+    by_key = {json.dumps(c["config"], sort_keys=True): c["id"] for c in valid}
+    scores: dict[int, tuple[float, float]] = {
+        c["id"]: (FAILED_LOSS, trial_seconds) for c in candidates
+    }
+    for trial in study.trials:
+        cid = by_key.get(json.dumps(trial.config, sort_keys=True))
+        if cid is not None and trial.status is TrialStatus.OK and trial.value is not None:
+            scores[cid] = (float(trial.value), float(trial.metrics.get("fit_seconds", 0.0)))
+    return scores
 
-    def run(self, strategy: Any, *, n_trials: int | None, seconds: float | None) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return sweepml.minimize(
-                self.objective,
-                self.space,
-                strategy=strategy,
-                n_trials=n_trials,
-                time_budget=seconds,
-                n_workers=2,
-                executor=LocalExecutor(
-                    2, start_method="forkserver", preload=("sweepml.tabular.evaluation",)
-                ),
-                trial_timeout=60,
-                seed=0,
-                show_progress=False,
+
+def matrix_path(split: str, task: str) -> Path:
+    return FOLDER / f"matrix-{split}-{task}.csv"
+
+
+def read_matrix(split: str, task: str) -> dict[str, dict[int, tuple[float, float]]]:
+    """{table: {candidate id: (loss, seconds)}} from the CSV (missing: no table scored yet)."""
+    path = matrix_path(split, task)
+    if not path.exists():
+        return {}
+    out: dict[str, dict[int, tuple[float, float]]] = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            out.setdefault(row["table"], {})[int(row["candidate"])] = (
+                float(row["loss"]),
+                float(row["fit_seconds"]),
             )
+    return out
 
 
-def key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
+def write_matrix(split: str, task: str, matrix: dict[str, dict[int, tuple[float, float]]]) -> None:
+    path = matrix_path(split, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["table", "candidate", "loss", "fit_seconds"])
+        for table in sorted(matrix):
+            for cid in sorted(matrix[table]):
+                loss, seconds = matrix[table][cid]
+                writer.writerow([table, cid, f"{loss:.6g}", f"{seconds:.3g}"])
+    os.replace(tmp, path)
 
 
-def candidates_of(problem: Problem, seconds: float, per_dataset: int) -> list[dict[str, Any]]:
-    """The best configs of distinct families from a TPE search on ``problem``."""
-    study = problem.run("tpe", n_trials=None, seconds=seconds)  # the defaults are candidates
-    ranked = sorted((t for t in study.trials if t.status is TrialStatus.OK), key=lambda t: t.value)
-    chosen: list[dict[str, Any]] = []
-    for trial in ranked:
-        if trial.config["model"] not in {c["model"] for c in chosen}:
-            chosen.append(dict(trial.config))
-        if len(chosen) == per_dataset:
-            break
-    print(f"  {problem.name}: {len(study.trials)} trials, best {ranked[0].value:.4f}", flush=True)
-    return chosen
+def run_matrix(
+    split: str,
+    *,
+    only: list[str],
+    ids: dict[str, list[int]] | None,
+    corpus: Path,
+    work: Path,
+    max_rows: int,
+    trial_seconds: float,
+) -> None:
+    """Score candidates on the split's tables not yet in the matrix (resumable)."""
+    candidates = read_candidates()
+    for entry in corpus_tables(split):
+        if only and entry["name"] not in only:
+            continue
+        task = task_of(entry)
+        matrix = read_matrix(split, task)
+        chosen = candidates[task]
+        if ids is not None:
+            chosen = [c for c in chosen if c["id"] in ids[task]]
+        done = matrix.get(entry["name"], {})
+        if all(c["id"] in done for c in chosen):
+            continue
+        started = time.monotonic()
+        scores = score_table(
+            entry,
+            chosen,
+            corpus=corpus,
+            work=work / split,
+            max_rows=max_rows,
+            trial_seconds=trial_seconds,
+        )
+        matrix = read_matrix(split, task)  # another process may have added tables meanwhile
+        matrix.setdefault(entry["name"], {}).update(scores)
+        write_matrix(split, task, matrix)
+        ok = sum(1 for loss, _ in scores.values() if np.isfinite(loss))
+        print(
+            f"{entry['name']}: {ok} of {len(chosen)} candidates scored in "
+            f"{time.monotonic() - started:.0f} s",
+            flush=True,
+        )
 
 
-def loss_matrix(
-    problems: list[Problem], candidates: list[dict[str, Any]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normalized loss and fit seconds of every candidate (rows) on every problem (columns);
-    a candidate that is not valid for a problem's space, or fails there, scores 1."""
-    normalized = np.ones((len(candidates), len(problems)))
-    seconds = np.full((len(candidates), len(problems)), 60.0)
-    for j, problem in enumerate(problems):
-        valid = [c for c in candidates if problem.valid(c)]
-        study = problem.run(Warmstart("random", valid), n_trials=len(valid), seconds=None)
-        losses = {
-            key(t.config): (t.value, t.metrics["fit_seconds"])
-            for t in study.trials
-            if t.status is TrialStatus.OK
-        }
-        raw = np.array([losses.get(key(c), (np.inf, 60.0))[0] for c in candidates])
-        best = float(np.min(raw))
-        span = max(float(np.median(raw[np.isfinite(raw)])) - best, 1e-12)
-        normalized[:, j] = np.clip((raw - best) / span, 0.0, 1.0)
-        seconds[:, j] = [losses.get(key(c), (np.inf, 60.0))[1] for c in candidates]
-        print(f"  scored {len(valid)} candidates on {problem.name}", flush=True)
-    return normalized, seconds
+# ---------------------------------------------------------------------------------- selection
+def normalised(
+    matrix: dict[str, dict[int, tuple[float, float]]], ids: list[int]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(normalised losses [candidate, table], fit seconds [candidate, table], tables)."""
+    tables = sorted(matrix)
+    losses = np.array([[matrix[t].get(i, (FAILED_LOSS, 0.0))[0] for t in tables] for i in ids])
+    seconds = np.array([[matrix[t].get(i, (FAILED_LOSS, 0.0))[1] for t in tables] for i in ids])
+    out = np.ones_like(losses)
+    for j in range(len(tables)):
+        column = losses[:, j]
+        finite = column[np.isfinite(column)]
+        if not len(finite):
+            continue
+        best = float(finite.min())
+        span = max(float(np.median(finite)) - best, 1e-12)
+        out[:, j] = np.clip((column - best) / span, 0.0, 1.0)
+    return out, seconds, tables
 
 
-def greedy(normalized: np.ndarray, seconds: np.ndarray, size: int) -> list[int]:
-    """Indices of the greedy portfolio: each step adds the candidate that lowers the mean
-    best-so-far loss the most (ties: the cheaper); it stops at ``size`` or when no candidate
-    lowers it any more (more configs would only cost trials)."""
+def greedy(losses: np.ndarray, seconds: np.ndarray, size: int) -> list[int]:
+    """Row indices of the greedy portfolio: each step adds the row that lowers the mean
+    best-so-far loss the most (ties: the cheaper); stops at ``size`` or when nothing helps."""
     chosen: list[int] = []
-    best_so_far = np.full(normalized.shape[1], np.inf)
-    cost = seconds.mean(axis=1)
-    while len(chosen) < min(size, len(normalized)):
+    best_so_far = np.full(losses.shape[1], np.inf)
+    cost = np.nanmean(np.where(np.isfinite(seconds), seconds, np.nan), axis=1)
+    while len(chosen) < min(size, len(losses)):
         scores = [
-            (np.mean(np.minimum(best_so_far, normalized[i])), cost[i], i)
-            for i in range(len(normalized))
+            (float(np.mean(np.minimum(best_so_far, losses[i]))), cost[i], i)
+            for i in range(len(losses))
             if i not in chosen
         ]
         score, _, pick = min(scores)
-        if chosen and score >= np.mean(best_so_far):
+        if chosen and score >= float(np.mean(best_so_far)):
             break
         chosen.append(pick)
-        best_so_far = np.minimum(best_so_far, normalized[pick])
+        best_so_far = np.minimum(best_so_far, losses[pick])
     return chosen
 
 
-def leave_one_out(
-    normalized: np.ndarray, seconds: np.ndarray, defaults: list[int], names: list[str], size: int
-) -> list[str]:
-    lines = [
-        "| held-out dataset | portfolio first 4 | first 8 | family defaults | first 8 + defaults |",
-        "|---|---|---|---|---|",
-    ]
-    for j, name in enumerate(names):
-        others = [k for k in range(len(names)) if k != j]
-        order = greedy(normalized[:, others], seconds[:, others], size)
-        first4, first8 = normalized[order[:4], j].min(), normalized[order[:8], j].min()
-        default = normalized[defaults, j].min()
-        lines.append(
-            f"| {name} | {first4:.3f} | {first8:.3f} | {default:.3f} | {min(first8, default):.3f} |"
-        )
-    return lines
+def best_of(losses: np.ndarray, rows: list[int]) -> float:
+    """Mean over tables of the best normalised loss among ``rows``."""
+    return float(np.mean(losses[rows].min(axis=0))) if rows else 1.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--search-seconds", type=float, default=120.0)
-    parser.add_argument("--per-dataset", type=int, default=4)
-    parser.add_argument("--max-rows", type=int, default=10_000)
-    parser.add_argument("--size", type=int, default=12)
-    parser.add_argument(
-        "--out", default=str(Path(__file__).parents[1] / "src/sweepml/tabular/portfolio.json")
-    )
-    args = parser.parse_args()
-    start = time.monotonic()
-    result: dict[str, Any] = {
-        "learned_with": "python benchmarks/learn_portfolio.py "
-        f"--search-seconds {args.search_seconds:g} --per-dataset {args.per_dataset} "
-        f"--max-rows {args.max_rows} --size {args.size}",
-        "families_installed": sorted(MODELS),
+def leave_tables_out(
+    losses: np.ndarray,
+    seconds: np.ndarray,
+    defaults: list[int],
+    *,
+    size: int,
+    folds: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Portfolio learned without a fold of tables, scored on that fold, beside the defaults."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(losses.shape[1])
+    held = {"portfolio_4": [], "portfolio_8": [], "portfolio_all": [], "defaults": [], "both": []}
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        picked = greedy(losses[:, train], seconds[:, train], size)
+        sub = losses[:, test]
+        held["portfolio_4"].append(best_of(sub, picked[:4]) * len(test))
+        held["portfolio_8"].append(best_of(sub, picked[:8]) * len(test))
+        held["portfolio_all"].append(best_of(sub, picked) * len(test))
+        held["defaults"].append(best_of(sub, defaults) * len(test))
+        held["both"].append(best_of(sub, sorted(set(picked) | set(defaults))) * len(test))
+    return {name: round(sum(v) / losses.shape[1], 4) for name, v in held.items()}
+
+
+def select(size: int, write: bool) -> None:
+    candidates = read_candidates()
+    shipped: dict[str, Any] = {
+        "learned_with": f"python benchmarks/learn_portfolio.py select --size {size}",
+        "corpus_split": json.loads(MANIFEST.read_text())["split_id"],
     }
-    for task, names in DATASETS.items():
-        print(f"{task}: preparing {', '.join(names)}", flush=True)
-        problems = [Problem(name, args.max_rows) for name in names]
-        candidates: list[dict[str, Any]] = []
-        sources: list[str] = []
-        for problem in problems:
-            for config in problem.defaults():
-                if key(config) not in map(key, candidates):
-                    candidates.append(config)
-                    sources.append("default")
-        n_defaults = len(candidates)
-        for problem in problems:
-            for config in candidates_of(problem, args.search_seconds, args.per_dataset):
-                if key(config) not in map(key, candidates):
-                    candidates.append(config)
-                    sources.append(problem.name)
-        normalized, seconds = loss_matrix(problems, candidates)
-        order = greedy(normalized, seconds, args.size)
-        curve = [float(np.mean(normalized[order[: k + 1]].min(axis=0))) for k in range(len(order))]
-        defaults_only = float(np.mean(normalized[:n_defaults].min(axis=0)))
-        print(f"{task}: mean normalized loss by portfolio size {np.round(curve, 3).tolist()}")
-        print(f"{task}: all {n_defaults} family defaults together: {defaults_only:.3f}")
-        for line in leave_one_out(normalized, seconds, list(range(n_defaults)), names, args.size):
-            print(line)
-        result[task] = {
-            "datasets": names,
-            "mean_normalized_loss_by_size": [round(v, 4) for v in curve],
-            "family_defaults_mean_normalized_loss": round(defaults_only, 4),
-            "configs": [{"source": sources[i], "config": candidates[i]} for i in order],
-        }
-    Path(args.out).write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
-    print(f"wrote {args.out} in {time.monotonic() - start:.0f} s")
+    for task in TASKS:
+        train = read_matrix("meta-train", task)
+        if not train:
+            print(f"{task}: no meta-train matrix yet")
+            continue
+        ids = [c["id"] for c in candidates[task]]
+        losses, seconds, tables = normalised(train, ids)
+        defaults = [k for k, c in enumerate(candidates[task]) if c["source"] == "default"]
+        picked = greedy(losses, seconds, size)
+        curve = [round(best_of(losses, picked[: k + 1]), 4) for k in range(len(picked))]
+        print(f"{task}: {len(tables)} meta-train tables, {len(ids)} candidates")
+        print(f"  mean normalised loss by portfolio size: {curve}")
+        print(f"  family defaults together: {best_of(losses, defaults):.4f}")
+        held_out = leave_tables_out(losses, seconds, defaults, size=size)
+        print(f"  leave-tables-out (5 folds): {held_out}")
+        verdict = "no meta-test matrix"
+        test = read_matrix("meta-test", task)
+        if test:
+            test_losses, _, test_tables = normalised(test, ids)
+            port, base = best_of(test_losses, picked), best_of(test_losses, defaults)
+            both = best_of(test_losses, sorted(set(picked) | set(defaults)))
+            verdict = (
+                f"meta-test ({len(test_tables)} tables): portfolio {port:.4f}, family "
+                f"defaults {base:.4f}, both {both:.4f}"
+            )
+            print(f"  {verdict}")
+            if write and port < base:
+                members = []
+                for k in picked:
+                    candidate = candidates[task][k]
+                    rows = [
+                        int(e["rows"]) for e in corpus_tables("meta-train") if e["name"] in tables
+                    ]
+                    per_1k = np.median(seconds[k] / (np.minimum(rows, 10_000) / 1000))
+                    members.append(
+                        {
+                            "id": candidate["id"],
+                            "source": candidate["source"],
+                            "fit_seconds_per_1k_rows": round(float(per_1k), 4),
+                            "config": candidate["config"],
+                        }
+                    )
+                shipped[task] = {
+                    "meta_train_tables": len(tables),
+                    "meta_test": verdict,
+                    "mean_normalized_loss_by_size": curve,
+                    "configs": members,
+                }
+    if write:
+        SHIPPED.write_text(json.dumps(shipped, indent=1) + "\n")
+        print(f"wrote {SHIPPED}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("candidates", help="draw the candidate configs (once)")
+    make.add_argument("--draws", type=int, default=DRAWS_PER_FAMILY)
+    mat = sub.add_parser("matrix", help="score candidates on a split's tables (resumable)")
+    mat.add_argument("--split", choices=["meta-train", "meta-test"], default="meta-train")
+    mat.add_argument("--only", default="", help="comma-separated table names")
+    mat.add_argument("--ids", default="", help="JSON {task: [candidate ids]} (default: all)")
+    mat.add_argument("--max-rows", type=int, default=5_000)
+    mat.add_argument("--trial-seconds", type=float, default=20.0)
+    mat.add_argument("--corpus", type=Path, default=CORPUS_DIR)
+    mat.add_argument("--work", type=Path, default=WORK_DIR)
+    sel = sub.add_parser("select", help="greedy selection, leave-tables-out, meta-test check")
+    sel.add_argument("--size", type=int, default=16)
+    sel.add_argument(
+        "--write", action="store_true", help="write src/sweepml/tabular/portfolio.json"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "candidates":
+        if CANDIDATES.exists():
+            raise SystemExit(f"{CANDIDATES} exists: the matrix refers to its ids; remove it first")
+        FOLDER.mkdir(parents=True, exist_ok=True)
+        CANDIDATES.write_text(json.dumps(make_candidates(args.draws), indent=1) + "\n")
+        counts = {t: len(v) for t, v in read_candidates().items()}
+        print(f"wrote {CANDIDATES}: {counts}")
+    elif args.command == "matrix":
+        only = [n.strip() for n in args.only.split(",") if n.strip()]
+        ids = json.loads(args.ids) if args.ids else None
+        run_matrix(
+            args.split,
+            only=only,
+            ids=ids,
+            corpus=args.corpus,
+            work=args.work,
+            max_rows=args.max_rows,
+            trial_seconds=args.trial_seconds,
+        )
+    else:
+        select(args.size, args.write)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

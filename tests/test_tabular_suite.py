@@ -172,3 +172,52 @@ def test_the_named_sets_resolve():
     meta_test = suite.resolve_set("meta-test")
     assert len(meta_test) >= 30 and {t.split for t in meta_test} == {"meta-test"}
     assert len(suite.resolve_set("all")) == len(public) + len(meta_test)
+
+
+# ---------------------------------------------------------------- portfolio learning
+portfolio = _load("learn_portfolio", ROOT / "benchmarks" / "learn_portfolio.py")
+
+
+def test_losses_are_normalised_per_table_and_failures_count_as_worst():
+    import numpy as np
+
+    inf = float("inf")
+    matrix = {
+        "a": {0: (0.1, 1.0), 1: (0.15, 1.0), 2: (0.2, 1.0), 3: (0.3, 1.0), 4: (inf, 20.0)},
+        "b": {0: (5.0, 1.0), 1: (1.0, 1.0), 2: (3.0, 1.0)},  # 3 and 4 not scored here
+    }
+    losses, seconds, tables = portfolio.normalised(matrix, [0, 1, 2, 3, 4])
+    assert tables == ["a", "b"]
+    # 0 is the table's best, 1 its median or worse (finite losses: 0.1 0.15 0.2 0.3)
+    assert np.allclose(losses[:, 0], [0.0, 2 / 3, 1.0, 1.0, 1.0])
+    assert np.allclose(losses[:, 1], [1.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_greedy_picks_complementary_configs_and_stops_when_nothing_helps():
+    import numpy as np
+
+    losses = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [0.5, 0.5, 0.0], [0.6, 0.6, 0.6]])
+    seconds = np.ones_like(losses)
+    assert portfolio.greedy(losses, seconds, size=10) == [2, 0, 1]
+    assert portfolio.greedy(losses, seconds, size=1) == [2]
+
+
+def test_leave_tables_out_scores_only_held_out_tables():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    losses = rng.uniform(size=(12, 10))
+    result = portfolio.leave_tables_out(losses, np.ones_like(losses), [0, 1], size=4)
+    assert set(result) == {"portfolio_4", "portfolio_8", "portfolio_all", "defaults", "both"}
+    assert result["both"] <= min(result["portfolio_all"], result["defaults"]) + 1e-12
+
+
+def test_candidates_are_fixed_and_cover_every_family():
+    data = json.loads((ROOT / "benchmarks" / "portfolio" / "candidates.json").read_text())
+    from sweepml.tabular.components import MODELS
+
+    for task in ("classification", "regression"):
+        entries = data[task]
+        assert [e["id"] for e in entries] == list(range(len(entries)))
+        assert {e["config"]["model"] for e in entries} == set(MODELS)
+        assert sum(e["source"] == "default" for e in entries) == len(MODELS)
