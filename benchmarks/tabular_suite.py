@@ -217,11 +217,12 @@ def run_suite(
     """Fit every (tool, table, seed) not yet in ``out``, one at a time, appending as they end."""
     commit, dirty = git_commit()
     existing = read_records(out)
-    commits = {r["commit"] for r in existing}
-    if commits - {commit}:
+    # sweepml's figures must come from one commit; the peers' do not depend on ours
+    commits = {r["commit"] for r in existing if r["tool"] == "sweepml"}
+    if "sweepml" in tools and commits - {commit}:
         raise SuiteError(
-            f"{out} holds results of commit {sorted(commits)}, HEAD is {commit}: figures must come "
-            f"from one commit, so write this run to a new --out file"
+            f"{out} holds sweepml results of commit {sorted(commits)}, HEAD is {commit}: figures "
+            f"must come from one commit, so write this run to a new --out file"
         )
     # a fit the suite itself could not run (no result from the harness) is tried again
     done = {run_key(r) for r in existing if not r.get("suite_failure")}
@@ -551,11 +552,12 @@ def report(records: list[dict[str, Any]], *, focus: str = "sweepml") -> str:
         for tool, (win, tie_count, loss) in record_vs.items():
             lines.append(f"- {tool}: {win} / {tie_count} / {loss}")
     lines += ["", f"Fits over budget x 1.05 + 5 s ({limit:.0f} s): " + (", ".join(over) or "none")]
-    commits = sorted({r["commit"] for r in records})
-    lines += [
-        f"Commit: {', '.join(commits)}"
-        + (" (tree had local changes)" if any(r.get("dirty") for r in records) else "")
-    ]
+    mine = [r for r in records if r["tool"] == focus]
+    commits = sorted({r["commit"] for r in mine})
+    dirty = " (tree had local changes)" if any(r.get("dirty") for r in mine) else ""
+    versions = sorted({f"{r['tool']} {r['version']}" for r in records if r.get("version")})
+    at = ", ".join(commits) or "-"
+    lines += [f"{focus} at commit {at}{dirty}; versions: {', '.join(versions)}"]
     return "\n".join(lines)
 
 
