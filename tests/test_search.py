@@ -272,6 +272,20 @@ def test_trial_report_rejects_bad_arguments():
     assert "trial.report takes (step: int, value: number)" in study.trials[0].error
 
 
+def _report_time_left(config, trial):
+    left = trial.time_left()
+    return {"value": 0.0, "time_left": -1.0 if left is None else left}
+
+
+def test_a_trial_knows_the_time_left_before_its_timeout():
+    limited = sweepml.minimize(
+        _report_time_left, SPACE, n_trials=2, n_workers=1, executor="local", trial_timeout=30
+    )
+    assert all(25 < t.metrics["time_left"] <= 30 for t in limited.trials)
+    unlimited = sweepml.minimize(_report_time_left, SPACE, n_trials=1)
+    assert unlimited.trials[0].metrics["time_left"] == -1.0
+
+
 def test_a_huge_grid_is_refused_with_advice():
     space = {f"x{i}": Float(0, 1) for i in range(12)}
     with pytest.raises(InvalidParameterError, match="lower numeric_points, set a fraction"):

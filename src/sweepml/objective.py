@@ -78,6 +78,16 @@ class Trial:
         self._minimizing = task.loss_sign > 0
         self.curve: list[tuple[int, float]] = []  #: every (step, value) reported so far
         self._ended = False
+        self._deadline = None if task.timeout is None else time.monotonic() + task.timeout
+
+    def time_left(self) -> float | None:
+        """Seconds before this trial reaches its ``trial_timeout`` and is killed (at least 0),
+        or None without one. An objective that can stop early with a usable result (fewer
+        boosting rounds, fewer epochs) reads it to return before the kill instead of ending
+        TIMEOUT with nothing."""
+        if self._deadline is None:
+            return None
+        return max(self._deadline - time.monotonic(), 0.0)
 
     def report(self, step: int, value: float) -> None:
         """Record an intermediate value (a learning curve point, e.g. per epoch) for this trial."""
