@@ -66,6 +66,11 @@ PRIMARY = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 HIGHER_IS_BETTER = {"roc_auc"}
 TOOLS = ("sweepml", "autogluon", "autogluon_best", "flaml", "tpot", "lightgbm", "hgb", "rf")
 SUITE_VERSION = 1
+FLOOR = "lightgbm"  # no fit should end worse than LightGBM's defaults on the same table
+
+
+def _value(cell: Cell) -> str:
+    return f"{cell.mean:.4g}" if cell.values else "failed"
 
 
 class SuiteError(Exception):
@@ -497,6 +502,7 @@ def report(records: list[dict[str, Any]], *, focus: str = "sweepml") -> str:
     rank_sum: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     record_vs: dict[str, list[int]] = {t: [0, 0, 0] for t in tools if t != focus}
     over: list[str] = []
+    below_floor: list[str] = []
     for table in tables:
         task = tasks[table]
         here = {t: cells[(table, t)] for t in tools if (table, t) in cells}
@@ -532,6 +538,8 @@ def report(records: list[dict[str, Any]], *, focus: str = "sweepml") -> str:
                 else:
                     outcome = better(task, mine.mean, cell.mean, tie)
                 record_vs[tool][{1: 0, 0: 1, -1: 2}[outcome]] += 1
+                if tool == FLOOR and outcome < 0:
+                    below_floor.append(f"{table} ({_value(mine)} against {_value(cell)})")
         lines.append(f"| {table} | {task} | {PRIMARY[task]} | {' | '.join(row)} |")
     lines += [
         "",
@@ -552,6 +560,11 @@ def report(records: list[dict[str, Any]], *, focus: str = "sweepml") -> str:
         for tool, (win, tie_count, loss) in record_vs.items():
             lines.append(f"- {tool}: {win} / {tie_count} / {loss}")
     lines += ["", f"Fits over budget x 1.05 + 5 s ({limit:.0f} s): " + (", ".join(over) or "none")]
+    if any(tool == FLOOR for tool in tools) and focus != FLOOR:
+        lines += [
+            f"{focus} below {FLOOR} defaults by more than noise: "
+            + (", ".join(below_floor) or "none")
+        ]
     mine = [r for r in records if r["tool"] == focus]
     commits = sorted({r["commit"] for r in mine})
     dirty = " (tree had local changes)" if any(r.get("dirty") for r in mine) else ""

@@ -80,6 +80,10 @@ def test_report_counts_wins_ties_losses_and_slow_fits():
     ]
     text = suite.report(records)
     assert "- lightgbm: 1 / 1 / 2" in text
+    assert (
+        "below lightgbm defaults by more than noise: t4 (failed against 0.3), t3 (1 against 0.5)"
+        in text
+    )
     assert "sweepml on t2: 70 s" in text
     assert "| t4 | multiclass | log_loss | fail |" in text
 
