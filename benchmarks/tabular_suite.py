@@ -217,6 +217,7 @@ def run_suite(
     busy: int,
     python: str,
     peers_dir: str | None,
+    redo_above_load: float | None = None,
     log=print,
 ) -> list[dict[str, Any]]:
     """Fit every (tool, table, seed) not yet in ``out``, one at a time, appending as they end."""
@@ -230,7 +231,14 @@ def run_suite(
             f"must come from one commit, so write this run to a new --out file"
         )
     # a fit the suite itself could not run (no result from the harness) is tried again
-    done = {run_key(r) for r in existing if not r.get("suite_failure")}
+    # ... and so is one started on a machine busier than ``redo_above_load`` (the 1-minute load
+    # the harness saw before it); the later record of a key is the one reports read
+    done = {
+        run_key(r)
+        for r in existing
+        if not r.get("suite_failure")
+        and (redo_above_load is None or (r.get("load1_before") or 0.0) <= redo_above_load)
+    }
     prints = check_corpus_fingerprints(tables)
     split_id = corpus_split_id()
     for tool in tools:
@@ -433,13 +441,21 @@ class Cell:
         return max(self.values) - min(self.values) if len(self.values) > 1 else 0.0
 
 
+def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per fit: the last one written (a fit redone replaces the earlier one)."""
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for record in records:
+        by_key[run_key(record)] = record
+    return list(by_key.values())
+
+
 def collect(
     records: Iterable[dict[str, Any]],
 ) -> tuple[dict[str, str], dict[tuple[str, str], Cell]]:
-    """Tasks per table and the cells per (table, tool)."""
+    """Tasks per table and the cells per (table, tool), from the latest record of each fit."""
     tasks: dict[str, str] = {}
     cells: dict[tuple[str, str], Cell] = defaultdict(lambda: Cell([], 0, []))
-    for record in records:
+    for record in latest(records):
         cell = cells[(record["table"], record["tool"])]
         task = record.get("task")
         if task:
@@ -677,6 +693,12 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the peers' venvs (flaml/, autogluon/, baselines/, ...)",
     )
     run.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="the corpus cache folder")
+    run.add_argument(
+        "--redo-above-load",
+        type=float,
+        default=None,
+        help="fit again what started while the 1-minute load was above this",
+    )
     rep = sub.add_parser(
         "report", help="tables, mean ranks and win/tie/loss of one or more run files"
     )
@@ -713,6 +735,7 @@ def main(argv: list[str] | None = None) -> int:
                 busy=args.busy,
                 python=args.python,
                 peers_dir=args.peers_dir,
+                redo_above_load=args.redo_above_load,
             )
             print(report(records))
             return 0

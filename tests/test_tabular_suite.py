@@ -225,3 +225,23 @@ def test_candidates_are_fixed_and_cover_every_family():
         assert [e["id"] for e in entries] == list(range(len(entries)))
         assert {e["config"]["model"] for e in entries} == set(MODELS)
         assert sum(e["source"] == "default" for e in entries) == len(MODELS)
+
+
+def test_fits_made_on_a_busy_machine_can_be_redone_and_the_redo_counts(tmp_path, monkeypatch):
+    tables = [suite.Table("t1", tmp_path, "public"), suite.Table("t2", tmp_path, "public")]
+    monkeypatch.setattr(suite, "git_commit", lambda: ("abc", False))
+    monkeypatch.setattr(suite, "check_corpus_fingerprints", lambda ts: {t.name: "fp" for t in ts})
+    monkeypatch.setattr(
+        suite, "fit", lambda *a, **k: {"task": "binary", "roc_auc": 0.9, "error": None,
+                                       "load1_before": 0.5}
+    )  # fmt: skip
+    out = tmp_path / "run.jsonl"
+    busy = rec("sweepml", "t1", 0.7, load1_before=4.0, budget_s=60.0)
+    quiet = rec("sweepml", "t2", 0.8, load1_before=1.0, budget_s=60.0)
+    out.write_text(json.dumps(busy) + "\n" + json.dumps(quiet) + "\n")
+    records = suite.run_suite(tables, ["sweepml"], [0], out, budget=60, jobs=2, busy=0,
+                              python="python", peers_dir=None, redo_above_load=3.0,
+                              log=lambda *_: None)  # fmt: skip
+    assert len(records) == 3
+    _, cells = suite.collect(records)
+    assert cells[("t1", "sweepml")].values == [0.9] and cells[("t2", "sweepml")].values == [0.8]
