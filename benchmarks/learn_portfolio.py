@@ -35,7 +35,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -55,6 +55,15 @@ CANDIDATE_SEED = 20261202
 DRAWS_PER_FAMILY = 12
 GENERIC_ROWS, GENERIC_FEATURES = 5_000, 20  # the space candidates are drawn from
 FAILED_LOSS = float("inf")
+
+
+class Score(NamedTuple):
+    """One candidate on one table: its validation loss (inf: invalid there, or failed), the
+    seconds of one fit, and the rows that fit saw."""
+
+    loss: float
+    seconds: float
+    fit_rows: int = 0
 
 
 # ---------------------------------------------------------------------------------- candidates
@@ -128,7 +137,7 @@ def score_table(
     max_rows: int,
     trial_seconds: float,
     seed: int = 0,
-) -> dict[int, tuple[float, float]]:
+) -> dict[int, Score]:
     """{candidate id: (loss, fit seconds)} on one table's training split; a candidate that is
     not valid for the table's space, or fails, gets an infinite loss."""
     from sklearn.model_selection import train_test_split
@@ -188,13 +197,13 @@ def score_table(
             show_progress=False,
         )
     by_key = {json.dumps(c["config"], sort_keys=True): c["id"] for c in valid}
-    scores: dict[int, tuple[float, float]] = {
-        c["id"]: (FAILED_LOSS, trial_seconds) for c in candidates
-    }
+    fit_rows = len(plan.folds[0][0])  # rows each fit of a trial sees
+    scores = {c["id"]: Score(FAILED_LOSS, trial_seconds, fit_rows) for c in candidates}
     for trial in study.trials:
         cid = by_key.get(json.dumps(trial.config, sort_keys=True))
         if cid is not None and trial.status is TrialStatus.OK and trial.value is not None:
-            scores[cid] = (float(trial.value), float(trial.metrics.get("fit_seconds", 0.0)))
+            seconds = float(trial.metrics.get("fit_seconds", 0.0))
+            scores[cid] = Score(float(trial.value), seconds, fit_rows)
     return scores
 
 
@@ -202,32 +211,33 @@ def matrix_path(split: str, task: str) -> Path:
     return FOLDER / f"matrix-{split}-{task}.csv"
 
 
-def read_matrix(split: str, task: str) -> dict[str, dict[int, tuple[float, float]]]:
-    """{table: {candidate id: (loss, seconds)}} from the CSV (missing: no table scored yet)."""
+def read_matrix(split: str, task: str) -> dict[str, dict[int, Score]]:
+    """{table: {candidate id: Score}} from the CSV (empty: no table scored yet)."""
     path = matrix_path(split, task)
     if not path.exists():
         return {}
-    out: dict[str, dict[int, tuple[float, float]]] = {}
+    out: dict[str, dict[int, Score]] = {}
     with path.open() as handle:
         for row in csv.DictReader(handle):
-            out.setdefault(row["table"], {})[int(row["candidate"])] = (
-                float(row["loss"]),
-                float(row["fit_seconds"]),
+            out.setdefault(row["table"], {})[int(row["candidate"])] = Score(
+                float(row["loss"]), float(row["fit_seconds"]), int(row.get("fit_rows") or 0)
             )
     return out
 
 
-def write_matrix(split: str, task: str, matrix: dict[str, dict[int, tuple[float, float]]]) -> None:
+def write_matrix(split: str, task: str, matrix: dict[str, dict[int, Score]]) -> None:
     path = matrix_path(split, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["table", "candidate", "loss", "fit_seconds"])
+        writer.writerow(["table", "candidate", "loss", "fit_seconds", "fit_rows"])
         for table in sorted(matrix):
             for cid in sorted(matrix[table]):
-                loss, seconds = matrix[table][cid]
-                writer.writerow([table, cid, f"{loss:.6g}", f"{seconds:.3g}"])
+                score = matrix[table][cid]
+                writer.writerow(
+                    [table, cid, f"{score.loss:.6g}", f"{score.seconds:.3g}", score.fit_rows]
+                )
     os.replace(tmp, path)
 
 
@@ -276,7 +286,7 @@ def run_matrix(
 
 # ---------------------------------------------------------------------------------- selection
 def normalised(
-    matrix: dict[str, dict[int, tuple[float, float]]], ids: list[int]
+    matrix: dict[str, dict[int, Score]], ids: list[int]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(normalised losses [candidate, table], fit seconds [candidate, table], tables)."""
     tables = sorted(matrix)
@@ -381,10 +391,15 @@ def select(size: int, write: bool) -> None:
                 members = []
                 for k in picked:
                     candidate = candidates[task][k]
-                    rows = [
-                        int(e["rows"]) for e in corpus_tables("meta-train") if e["name"] in tables
-                    ]
-                    per_1k = np.median(seconds[k] / (np.minimum(rows, 10_000) / 1000))
+                    per_1k = np.median(
+                        [
+                            train[t][candidate["id"]].seconds
+                            / max(train[t][candidate["id"]].fit_rows / 1000, 1e-3)
+                            for t in tables
+                            if np.isfinite(train[t][candidate["id"]].loss)
+                        ]
+                        or [np.nan]
+                    )
                     members.append(
                         {
                             "id": candidate["id"],
