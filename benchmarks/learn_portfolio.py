@@ -20,8 +20,8 @@ greedy portfolio, TabRepo's idea behind AutoGluon's presets), and check it on me
    normalised loss so far (ties: the cheaper one). Leave-tables-out on meta-train (5 folds of
    tables) says how it transfers; then, once, on meta-test (``matrix --split meta-test``). With
    ``--write`` the portfolio goes into ``src/sweepml/tabular/portfolio.json`` for a task only
-   where it beats the family defaults on meta-test, with each member's fit seconds per 1,000
-   rows so a fit can skip what does not pay in its budget.
+   where it beats the family defaults on meta-test, with each member's typical fit (seconds and
+   rows) so a fit can put last what would not finish in its trial time.
 """
 
 from __future__ import annotations
@@ -391,20 +391,19 @@ def select(size: int, write: bool) -> None:
                 members = []
                 for k in picked:
                     candidate = candidates[task][k]
-                    per_1k = np.median(
-                        [
-                            train[t][candidate["id"]].seconds
-                            / max(train[t][candidate["id"]].fit_rows / 1000, 1e-3)
-                            for t in tables
-                            if np.isfinite(train[t][candidate["id"]].loss)
-                        ]
-                        or [np.nan]
-                    )
+                    scored = [train[t][candidate["id"]] for t in tables]
+                    scored = [x for x in scored if np.isfinite(x.loss) and x.fit_rows > 0]
                     members.append(
                         {
                             "id": candidate["id"],
                             "source": candidate["source"],
-                            "fit_seconds_per_1k_rows": round(float(per_1k), 4),
+                            # a typical fit: the median over the tables it was scored on
+                            "fit_seconds": round(float(np.median([x.seconds for x in scored])), 4)
+                            if scored
+                            else None,
+                            "fit_rows": int(np.median([x.fit_rows for x in scored]))
+                            if scored
+                            else None,
                             "config": candidate["config"],
                         }
                     )

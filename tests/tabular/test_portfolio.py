@@ -1,4 +1,4 @@
-"""The shipped portfolio: present, valid, and tried first by a fit."""
+"""The shipped portfolio: present, valid, tried first by a fit, slow members last."""
 
 import pytest
 from sklearn.datasets import make_classification
@@ -31,3 +31,28 @@ def test_a_fit_tries_the_portfolio_first():
     first = portfolio_configs("classification", space)[:3]
     tried = model.leaderboard_.set_index("trial").loc[[0, 1, 2], "config"].tolist()
     assert tried == first
+
+
+def test_members_that_would_not_finish_in_the_trial_time_come_last(monkeypatch):
+    from sweepml.tabular import portfolio
+
+    space = pipeline_space("classification", n_rows=20_000, n_features=10)
+    slow = pipeline_space("classification", n_rows=20_000, n_features=10, models=["catboost"])
+    quick = pipeline_space("classification", n_rows=20_000, n_features=10, models=["lightgbm"])
+    linear = pipeline_space("classification", n_rows=20_000, n_features=10, models=["linear"])
+    shipped = {
+        "classification": {
+            "configs": [
+                # 10 s on 2,000 rows: ~50 s on 20,000 with boosting's exponent 0.7
+                {"config": slow.default(), "fit_seconds": 10.0, "fit_rows": 2_000},
+                {"config": quick.default(), "fit_seconds": 0.5, "fit_rows": 2_000},
+                {"config": linear.default()},  # no timing recorded: kept in place
+            ]
+        }
+    }
+    monkeypatch.setattr(portfolio, "_shipped", lambda: shipped)
+    models = [c["model"] for c in portfolio_configs("classification", space)]
+    timed = portfolio_configs("classification", space, fit_rows=20_000, trial_seconds=12.0)
+    assert models == ["catboost", "lightgbm", "linear"]
+    assert [c["model"] for c in timed] == ["lightgbm", "linear", "catboost"]
+    assert portfolio.expected_seconds(shipped["classification"]["configs"][0], 20_000) > 12.0

@@ -15,8 +15,9 @@ from typing import Any
 
 from sweepml.exceptions import InvalidConfigError
 from sweepml.space import Space
+from sweepml.tabular.components import MODELS
 
-__all__ = ["portfolio_configs"]
+__all__ = ["expected_seconds", "portfolio_configs"]
 
 
 @cache
@@ -29,15 +30,32 @@ def _shipped() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-def portfolio_configs(task: str, space: Space) -> list[dict[str, Any]]:
-    """The portfolio's configs for ``task`` that are valid in ``space``, in portfolio order."""
+def expected_seconds(entry: dict[str, Any], fit_rows: int) -> float | None:
+    """A member's fit time on ``fit_rows`` rows, scaled from its typical fit on the tables it was
+    learned on by its family's fit-time exponent; None when the file does not record it."""
+    seconds, rows = entry.get("fit_seconds"), entry.get("fit_rows")
+    family = MODELS.get(entry["config"].get("model", ""))
+    if not seconds or not rows or family is None:
+        return None
+    return float(seconds) * (fit_rows / float(rows)) ** family.fit_scaling
+
+
+def portfolio_configs(
+    task: str, space: Space, *, fit_rows: int | None = None, trial_seconds: float | None = None
+) -> list[dict[str, Any]]:
+    """The portfolio's configs for ``task`` that are valid in ``space``, in portfolio order,
+    except that members expected to take longer than ``trial_seconds`` on ``fit_rows`` rows come
+    last: under a tight budget a fit starts with what can finish."""
     entries = _shipped().get(task, {}).get("configs", [])
-    usable = []
+    quick: list[dict[str, Any]] = []
+    slow: list[dict[str, Any]] = []
     for entry in entries:
         config = dict(entry["config"])
         try:
             space.validate(config)
         except InvalidConfigError:
             continue
-        usable.append(config)
-    return usable
+        expected = None if fit_rows is None else expected_seconds(entry, fit_rows)
+        too_slow = trial_seconds is not None and expected is not None and expected > trial_seconds
+        (slow if too_slow else quick).append(config)
+    return quick + slow

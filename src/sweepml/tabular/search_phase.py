@@ -65,10 +65,19 @@ class RefitGuard(SearchCallback):
         return False
 
 
-def warm_start_configs(task: str, space: Space, *, n_rows: int, n_features: int) -> list[dict]:
-    """The learned portfolio first, then the default of every family not in it (measured: left
-    out of the portfolio's datasets, the defaults carry it; see benchmarks/learn_portfolio.py)."""
-    warm = portfolio_configs(task, space)
+def warm_start_configs(
+    task: str,
+    space: Space,
+    *,
+    n_rows: int,
+    n_features: int,
+    fit_rows: int | None = None,
+    trial_seconds: float | None = None,
+) -> list[dict]:
+    """The learned portfolio first (members that would not finish in ``trial_seconds`` on
+    ``fit_rows`` rows last), then the default of every family not in it (the defaults carry a
+    table the portfolio has not seen; see benchmarks/learn_portfolio.py)."""
+    warm = portfolio_configs(task, space, fit_rows=fit_rows, trial_seconds=trial_seconds)
     for name in space["model"].options:  # type: ignore[union-attr]
         default = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
         config = default.default()
@@ -112,7 +121,14 @@ def run_search(
     if search_budget is not None:
         share_limit = max(search_budget * DEFAULT_TRIAL_SHARE, MIN_TRIAL_SECONDS)
         trial_timeout = min(trial_timeout or share_limit, search_budget)
-    warm = warm_start_configs(context.task, space, n_rows=n_rows, n_features=n_features)
+    warm = warm_start_configs(
+        context.task,
+        space,
+        n_rows=n_rows,
+        n_features=n_features,
+        fit_rows=len(objective.plan.folds[0][0]),
+        trial_seconds=trial_timeout,
+    )
     strategy: Any = Warmstart(context.strategy, warm)
     if objective.plan.subsampled:  # large data: successive halving on the sample size
         strategy = ASHA(strategy, min_budget=HALVING_MIN_SHARE, eta=HALVING_ETA)
