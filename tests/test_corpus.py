@@ -54,6 +54,15 @@ def test_prepare_moves_the_target_and_drops_what_it_is_told():
     assert set(prepared.frame["colour"]) == {"red", "blue"}  # stripped
 
 
+def test_text_columns_hold_plain_strings_and_nan_for_the_harness():
+    data = frame()
+    data["colour"] = pd.array(["red", None] * 150, dtype="string")
+    prepared = build.prepare(spec(), data).frame
+    values = prepared["colour"].tolist()
+    assert {type(v) for v in values} == {str, float}  # no pandas NA: encoders refuse it
+    assert sum(pd.isna(v) for v in values) == 150
+
+
 def test_a_column_the_source_lacks_is_a_clear_error():
     with pytest.raises(ValueError, match=r"names columns \['nope'\].*its columns"):
         build.prepare(spec(drop=("nope",)), frame())

@@ -187,7 +187,10 @@ def prepare(spec: TableSpec, raw: pd.DataFrame) -> Prepared:
         raise Skip("no feature column left")
     for column in frame.columns:
         if not _is_numeric(frame[column]):
-            frame[column] = frame[column].astype("string").str.strip()
+            # plain str values with NaN for missing: the harness ordinal-encodes object columns,
+            # and scikit-learn's encoders refuse pandas' NA next to strings
+            text = frame[column].astype("string").str.strip()
+            frame[column] = text.astype(object).where(text.notna(), np.nan)
     target = _check_target(spec, target, notes)
     frame = frame.loc[target.index]
     if spec.max_rows is not None and len(frame) > spec.max_rows:
