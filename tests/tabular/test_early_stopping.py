@@ -81,3 +81,10 @@ def test_other_families_refit_as_configured():
     config = config_for("random_forest", "classification")
     record = TrialRecord(0, config, TrialStatus.OK, 0.1, {"fit_seconds": 1.0})
     assert refit_config(record) == config
+
+
+def test_a_cross_validated_search_trains_the_rounds_it_is_given():
+    objective = objective_for("classification", n_rows=400)
+    assert len(objective.plan.folds) > 1  # small table: cross-validation
+    result = objective(config_for("lightgbm", "classification", **{"lgbm.learning_rate": 0.3}))
+    assert "rounds" not in result
