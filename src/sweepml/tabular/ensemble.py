@@ -18,7 +18,7 @@ from sweepml.tabular.context import FitContext
 from sweepml.tabular.evaluation import PipelineObjective
 from sweepml.tabular.metrics import Metric
 from sweepml.tabular.predictions import saved_predictions
-from sweepml.tabular.refit import refit_members
+from sweepml.tabular.refit import refit_config, refit_members
 from sweepml.tabular.stacking import fit_stacker
 from sweepml.trial import TrialRecord
 
@@ -115,7 +115,7 @@ def build_ensemble(
     if not kept:
         return EnsembleResult([], None, evaluation)
     total = sum(weights[i] for i, _ in kept)
-    members = [(weights[i] / total, pipeline, dict(candidates[i].config)) for i, pipeline in kept]
+    members = [(weights[i] / total, pipeline, refit_config(candidates[i])) for i, pipeline in kept]
     if len(members) < 2:
         return EnsembleResult(members, None, evaluation)
     blend = sum(weights[i] / total * predictions[i] for i, _ in kept)

@@ -23,7 +23,8 @@ def leaderboard(
 ) -> pd.DataFrame:
     """Every successful pipeline, the dummy (trial -1) and the ensemble (trial -2, when its loss
     is known), best first; successive halving's trials on a share of the rows ("data share" < 1)
-    come last. Scores read as the metric reads (a ROC AUC higher is better, a loss lower)."""
+    come last. Scores read as the metric reads (a ROC AUC higher is better, a loss lower);
+    "rounds" is what a boosting trial's early stopping kept (its refit trains that many)."""
     sign = -1.0 if metric.greater_is_better else 1.0
     column = f"validation {metric.name}"
     rows: list[dict[str, Any]] = [
@@ -33,6 +34,7 @@ def leaderboard(
             column: sign * (t.value or 0.0),
             "fit seconds": t.metrics.get("fit_seconds"),
             "predict seconds": t.metrics.get("predict_seconds"),
+            "rounds": t.metrics.get("rounds"),
             "data share": t.budget or 1.0,
             "config": dict(t.config),
             "_loss": t.value,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweepml.tabular.components import CLASSIFICATION
+from sweepml.tabular.components import CLASSIFICATION, MODELS
 from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
 from sweepml.tabular.evaluation import dummy_model, fit_seconds_on, is_partial
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
@@ -29,6 +29,7 @@ __all__ = [
     "rank_key",
     "ranked",
     "refit_best",
+    "refit_config",
     "refit_members",
     "refit_seconds",
 ]
@@ -36,6 +37,17 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FALLBACK = "extra_trees"  # fit when no searched pipeline finished
+
+
+def refit_config(record: TrialRecord) -> dict[str, Any]:
+    """The config to refit a trial with: for boosting, the rounds the trial's early stopping
+    kept (``rounds`` among its metrics) instead of the most it was allowed."""
+    config = dict(record.config)
+    component = MODELS.get(config.get("model", ""))
+    rounds = record.metrics.get("rounds")
+    if component is not None and component.rounds_param and isinstance(rounds, int) and rounds > 0:
+        config[component.rounds_param] = rounds
+    return config
 
 
 def refit_seconds(record: TrialRecord, train_fraction: float) -> float:
@@ -89,7 +101,7 @@ def refit_members(
     kept = []
     for i in order:
         if context.clock.allows(refit_seconds(candidates[i], train_fraction)):
-            config = dict(candidates[i].config)
+            config = refit_config(candidates[i])
             kept.append((i, fit_config(context, config, frame, target)))
     return kept
 
@@ -109,7 +121,8 @@ def refit_best(
     best_first = ranked(trials)
     for trial in best_first:
         if clock.allows(refit_seconds(trial, train_fraction)):
-            return fit_config(context, dict(trial.config), frame, target), dict(trial.config)
+            config = refit_config(trial)
+            return fit_config(context, config, frame, target), config
     for trial in best_first if clock.timed else []:
         # no refit on all rows fits: the best pipeline on as many rows as the time allows,
         # if that is at least as many as it was scored with
@@ -124,7 +137,7 @@ def refit_best(
                 UserWarning,
                 stacklevel=3,
             )
-            config = dict(trial.config)
+            config = refit_config(trial)
             return fit_config(context, config, frame.iloc[rows], target[rows]), config
     if not best_first and clock.left() > 1.0:
         space = pipeline_space(

@@ -31,6 +31,11 @@ class ModelComponent:
             final refit on all rows from a trial's fit on fewer. Measured on 2,500 / 20,000 /
             150,000 rows of the benchmark's synthetic table: boosting 0.6-0.75 (0.7 here),
             forests of deep trees 1.2-1.3, MLP 1.0 (``benchmarks/RESULTS.md``).
+        rounds_param: for boosting, the config key of the number of rounds: the most a trial
+            trains, and what the refit sets to the rounds the trial used.
+        fit_early: (model, X, y, X_valid, y_valid, seconds=) -> rounds used; fits the
+            preprocessed fold with early stopping on the validation rows within ``seconds``
+            (``early_stopping.py``).
     """
 
     name: str
@@ -38,3 +43,5 @@ class ModelComponent:
     build: Callable[[Config, str, int], Any]
     max_rows: int | None = None
     fit_scaling: float = 1.0
+    rounds_param: str | None = None
+    fit_early: Callable[..., int] | None = None

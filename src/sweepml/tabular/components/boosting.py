@@ -6,6 +6,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from sweepml.space import Float, Int, Param
 from sweepml.tabular.components.base import CLASSIFICATION, Config, ModelComponent
+from sweepml.tabular.components.early_stopping import fit_lightgbm
 
 
 def _lightgbm_params(task: str) -> dict[str, Param]:
@@ -64,7 +65,14 @@ def _build_hgb(config: Config, task: str, seed: int) -> object:
     )
 
 
-LIGHTGBM = ModelComponent("lightgbm", _lightgbm_params, _build_lightgbm, fit_scaling=0.7)
+LIGHTGBM = ModelComponent(
+    "lightgbm",
+    _lightgbm_params,
+    _build_lightgbm,
+    fit_scaling=0.7,
+    rounds_param="lgbm.n_estimators",
+    fit_early=fit_lightgbm,
+)
 HIST_GRADIENT_BOOSTING = ModelComponent(
     "hist_gradient_boosting", _hgb_params, _build_hgb, fit_scaling=0.7
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sweepml.space import Float, Int, Param
 from sweepml.tabular.components.base import CLASSIFICATION, Config, ModelComponent
+from sweepml.tabular.components.early_stopping import fit_catboost
 
 
 def _params(task: str) -> dict[str, Param]:
@@ -34,4 +35,11 @@ def _build(config: Config, task: str, seed: int) -> object:
     )
 
 
-CATBOOST = ModelComponent("catboost", _params, _build, fit_scaling=0.7)
+CATBOOST = ModelComponent(
+    "catboost",
+    _params,
+    _build,
+    fit_scaling=0.7,
+    rounds_param="cat.iterations",
+    fit_early=fit_catboost,
+)

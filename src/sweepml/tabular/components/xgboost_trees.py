@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sweepml.space import Choice, Float, Int, Param
 from sweepml.tabular.components.base import CLASSIFICATION, Config, ModelComponent
+from sweepml.tabular.components.early_stopping import fit_xgboost
 
 _DART = {
     "xgb.sample_type": Choice(["uniform", "weighted"]),
@@ -51,4 +52,11 @@ def _build(config: Config, task: str, seed: int) -> object:
     )
 
 
-XGBOOST = ModelComponent("xgboost", _params, _build, fit_scaling=0.7)
+XGBOOST = ModelComponent(
+    "xgboost",
+    _params,
+    _build,
+    fit_scaling=0.7,
+    rounds_param="xgb.n_estimators",
+    fit_early=fit_xgboost,
+)
