@@ -205,7 +205,8 @@ def test_a_budget_that_ends_every_trial_still_gives_a_model(digits, monkeypatch)
     # the estimate says a trial fits; the budget then ends it mid-training: the best partly
     # trained architecture is the answer, with a warning, instead of an error after the budget
     monkeypatch.setattr("sweepml.nas.image.seconds_per_epoch", lambda *a, **k: 0.0)
-    model = ImageClassifier(max_trials=3, epochs=1000, final_epochs=1, time_budget=3, **TINY)
+    # 1,000 epochs take minutes; 8 s leaves a loaded machine time to train a first one
+    model = ImageClassifier(max_trials=3, epochs=1000, final_epochs=1, time_budget=8, **TINY)
     with pytest.warns(UserWarning, match="no architecture finished its 1000 epochs"):
         model.fit(digits.x_train[:500], digits.y_train[:500])
     assert {t.status for t in model.study_.trials} == {TrialStatus.INTERRUPTED}

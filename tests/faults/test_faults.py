@@ -153,6 +153,14 @@ def test_a_database_locked_by_another_process_for_seconds_only_slows_the_search(
     assert result.ok, result
 
 
+def _trials_so_far(db, study):
+    """The study's trials, or none while the storage file or study does not exist yet."""
+    try:
+        return sweepml.load_study(db, study).trials
+    except Exception:  # noqa: BLE001 - not created yet, or locked for a moment
+        return []
+
+
 def test_a_killed_dask_worker_and_scheduler_lose_nothing(cluster, tmp_path):
     pytest.importorskip("distributed")
     rng = random.Random(4)
@@ -166,7 +174,13 @@ def test_a_killed_dask_worker_and_scheduler_lose_nothing(cluster, tmp_path):
                                 show_progress=False)  # fmt: skip
 
     def killer():
-        time.sleep(rng.uniform(0.8, 1.5))
+        # once a trial has finished (a loaded machine starts the cluster slowly), then later
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            t.status.finished for t in _trials_so_far(db, "dask")
+        ):
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.3, 1.0))
         cluster.workers[0].send_signal(signal.SIGKILL)
         time.sleep(rng.uniform(0.8, 1.5))
         cluster.scheduler.send_signal(signal.SIGKILL)
