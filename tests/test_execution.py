@@ -270,3 +270,48 @@ def test_a_trial_that_crashes_at_once_leaves_no_process_behind():
     assert [t.status for t in study.trials] == [TrialStatus.CRASHED] * 6
     time.sleep(0.2)
     assert live_processes_with(marker) == []
+
+
+ORPHAN_SCRIPT = """
+import os, pathlib, time
+import sweepml
+from sweepml.execution import LocalExecutor
+
+def objective(config):
+    pathlib.Path({folder!r}, str(os.getpid())).touch()
+    time.sleep(60)
+    return 0.0
+
+if __name__ == "__main__":
+    sweepml.minimize(objective, {{"x": sweepml.Float(0, 1)}}, n_trials=4, trial_timeout=120,
+                     executor=LocalExecutor(2, start_method="forkserver"), seed=0)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux process tree")
+def test_trials_of_a_killed_driver_end_with_it_under_forkserver(tmp_path):
+    folder = tmp_path / "pids"
+    folder.mkdir()
+    script = tmp_path / "search.py"
+    script.write_text(ORPHAN_SCRIPT.format(folder=str(folder)))
+    driver = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.monotonic() + 60
+    while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    trials = [int(p.name) for p in folder.iterdir()]
+    assert len(trials) == 2, "both trials should be running"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    until = time.monotonic() + 10  # the trials notice within half a second
+    while any(_alive(pid) for pid in trials) and time.monotonic() < until:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in trials)

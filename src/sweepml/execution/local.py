@@ -8,7 +8,9 @@ trial costs ~11 ms with fork and isolates every trial. The driver enforces the l
   grace, then SIGKILL reach whatever it spawned too;
 - memory: ``RLIMIT_AS`` in the child (what it had at start + ``memory_mb``) turns a runaway
   allocation into a MemoryError, and the driver watches the child's RSS as a backstop;
-- the child asks the kernel to SIGKILL it if the driver dies, so no orphan runs on after a crash.
+- the child asks the kernel to SIGKILL it if the driver dies, so no orphan runs on after a crash;
+  under forkserver, whose server outlives a killed driver while trials run, the trial watches the
+  driver's pid and ends its process group within ``_POLL_SECONDS`` of the driver's death.
 
 A trial leaves nothing behind. It is a child subreaper (Linux), so a process it starts stays in its
 tree even after a double fork or ``setsid``; when the objective returns, the trial stops and kills
@@ -79,19 +81,39 @@ def _die_with_parent() -> None:
         return
 
 
+def _watch_driver(driver_pid: int) -> None:
+    """In a trial whose parent is not the driver (forkserver): end the trial's whole process
+    group once the driver is gone. The death signal ties the trial to the fork server, and the
+    server outlives a killed driver for as long as its trials run (measured: 30-40 s after a
+    kill -9 of a tabular fit), so without this a trial would run on, unsupervised."""
+    while True:
+        time.sleep(_POLL_SECONDS)
+        try:
+            os.kill(driver_pid, 0)
+        except ProcessLookupError:
+            os.killpg(0, signal.SIGKILL)  # this trial's session: itself and what it started
+        except PermissionError:  # a pid reused by another user's process: the driver is gone
+            os.killpg(0, signal.SIGKILL)
+
+
 def _child_main(
     runner: ObjectiveRunner,
     task: TrialTask,
     conn: Connection,
     parent_pid: int | None,
     cgroup_procs: str | None,
+    driver_pid: int | None = None,
 ) -> None:
     if cgroup_procs is not None:  # first: everything this trial starts will be in it too
         join_cgroup(cgroup_procs)
     os.setsid()
-    _die_with_parent()  # with forkserver the parent is the server, which dies with the driver
+    _die_with_parent()  # with fork the parent is the driver; with forkserver, the server
     if parent_pid is not None and os.getppid() != parent_pid:  # the driver died before the
         os._exit(1)  # death signal was armed
+    if parent_pid is None and driver_pid is not None:
+        import threading
+
+        threading.Thread(target=_watch_driver, args=(driver_pid,), daemon=True).start()
     become_subreaper()
     if task.memory_mb is not None:
         import resource
@@ -213,6 +235,7 @@ class LocalExecutor(Executor):
                 send,
                 os.getpid() if self.start_method != "forkserver" else None,
                 None if cgroup is None else cgroup.procs,
+                os.getpid(),
             ),
             name=f"sweepml-trial-{task.number}",
             daemon=False,
