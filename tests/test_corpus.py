@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmark_scripts import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str, path: Path):  # noqa: ANN202 - a benchmark script as a module
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-build = _load("corpus_build", ROOT / "benchmarks" / "corpus" / "build.py")
+build = load_script("corpus_build", "benchmarks/corpus/build.py")
 MANIFEST = json.loads((ROOT / "benchmarks" / "corpus" / "manifest.json").read_text())
 
 

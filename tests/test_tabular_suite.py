@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str, path: Path):  # noqa: ANN202 - a benchmark script as a module
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-suite = _load("tabular_suite", ROOT / "benchmarks" / "tabular_suite.py")
+suite = load_script("tabular_suite", "benchmarks/tabular_suite.py")
 
 
 def rec(tool, table, value, *, task="binary", seed=0, commit="abc", **extra):
@@ -179,7 +164,7 @@ def test_the_named_sets_resolve():
 
 
 # ---------------------------------------------------------------- portfolio learning
-portfolio = _load("learn_portfolio", ROOT / "benchmarks" / "learn_portfolio.py")
+portfolio = load_script("learn_portfolio", "benchmarks/learn_portfolio.py")
 
 
 def test_losses_are_normalised_per_table_and_failures_count_as_worst():

@@ -90,10 +90,8 @@ def _watch_driver(driver_pid: int) -> None:
         time.sleep(_POLL_SECONDS)
         try:
             os.kill(driver_pid, 0)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone (or its pid reused by another user)
             os.killpg(0, signal.SIGKILL)  # this trial's session: itself and what it started
-        except PermissionError:  # a pid reused by another user's process: the driver is gone
-            os.killpg(0, signal.SIGKILL)
 
 
 def _child_main(

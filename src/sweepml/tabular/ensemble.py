@@ -18,7 +18,7 @@ from sweepml.tabular.context import FitContext
 from sweepml.tabular.evaluation import PipelineObjective
 from sweepml.tabular.metrics import Metric
 from sweepml.tabular.predictions import saved_predictions
-from sweepml.tabular.refit import refit_config, refit_members
+from sweepml.tabular.refit import refit_members
 from sweepml.tabular.stacking import fit_stacker
 from sweepml.trial import TrialRecord
 
@@ -114,15 +114,15 @@ def build_ensemble(
     kept = refit_members(context, candidates, weights, frame, target, train_fraction)
     if not kept:
         return EnsembleResult([], None, evaluation)
-    total = sum(weights[i] for i, _ in kept)
-    members = [(weights[i] / total, pipeline, refit_config(candidates[i])) for i, pipeline in kept]
+    total = sum(weights[i] for i, _, _ in kept)
+    members = [(weights[i] / total, pipeline, config) for i, pipeline, config in kept]
     if len(members) < 2:
         return EnsembleResult(members, None, evaluation)
-    blend = sum(weights[i] / total * predictions[i] for i, _ in kept)
+    blend = sum(weights[i] / total * predictions[i] for i, _, _ in kept)
     blend_loss = metric.loss(y_valid, blend)
     if out_of_fold and context.clock.left() > STACK_MIN_SECONDS:
         stacked = fit_stacker(
-            [predictions[i] for i, _ in kept],
+            [predictions[i] for i, _, _ in kept],
             y_valid,
             task=context.task,
             metric=metric,

@@ -94,15 +94,16 @@ def refit_members(
     frame: pd.DataFrame,
     target: np.ndarray,
     train_fraction: float,
-) -> list[tuple[int, Any]]:
-    """(candidate index, pipeline refit on all rows) for the weighted candidates, heaviest
-    first, each only if its estimated refit time fits in what is left."""
+) -> list[tuple[int, Any, dict[str, Any]]]:
+    """(candidate index, pipeline refit on all rows, the config it was refit with) for the
+    weighted candidates, heaviest first, each only if its estimated refit time fits in what is
+    left."""
     order = sorted((i for i in range(len(candidates)) if weights[i] > 0), key=lambda i: -weights[i])
     kept = []
     for i in order:
         if context.clock.allows(refit_seconds(candidates[i], train_fraction)):
             config = refit_config(candidates[i])
-            kept.append((i, fit_config(context, config, frame, target)))
+            kept.append((i, fit_config(context, config, frame, target), config))
     return kept
 
 
