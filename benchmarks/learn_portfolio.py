@@ -276,7 +276,7 @@ def run_matrix(
         matrix = read_matrix(split, task)  # another process may have added tables meanwhile
         matrix.setdefault(entry["name"], {}).update(scores)
         write_matrix(split, task, matrix)
-        ok = sum(1 for loss, _ in scores.values() if np.isfinite(loss))
+        ok = sum(1 for score in scores.values() if np.isfinite(score.loss))
         print(
             f"{entry['name']}: {ok} of {len(chosen)} candidates scored in "
             f"{time.monotonic() - started:.0f} s",
