@@ -199,6 +199,21 @@ def test_leave_tables_out_scores_only_held_out_tables():
     result = portfolio.leave_tables_out(losses, np.ones_like(losses), [0, 1], size=4)
     assert set(result) == {"portfolio_4", "portfolio_8", "portfolio_all", "defaults", "both"}
     assert result["both"] <= min(result["portfolio_all"], result["defaults"]) + 1e-12
+    families = ["a", "b", "c"] * 4
+    learned = portfolio.leave_tables_out(
+        losses, np.ones_like(losses), [0, 1, 2], size=4, families=families
+    )
+    assert {"learned_defaults", "both_learned"} <= set(learned)
+    assert learned["both_learned"] <= learned["portfolio_all"] + 1e-12
+
+
+def test_a_family_default_is_relearned_as_its_best_row_on_average():
+    import numpy as np
+
+    losses = np.array([[0.5, 0.5], [0.2, 0.4], [0.9, 0.0], [0.3, 0.3], [0.3, 0.3]])
+    families = ["lightgbm", "lightgbm", "lightgbm", "knn", "knn"]
+    # lightgbm: row 1 (mean 0.3) beats row 0 (0.5) and row 2 (0.45); knn: a tie keeps row 3
+    assert portfolio.learned_defaults(losses, families) == [3, 1]
 
 
 def test_candidates_are_fixed_and_cover_every_family():

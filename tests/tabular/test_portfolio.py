@@ -56,3 +56,25 @@ def test_members_that_would_not_finish_in_the_trial_time_come_last(monkeypatch):
     assert models == ["catboost", "lightgbm", "linear"]
     assert [c["model"] for c in timed] == ["lightgbm", "linear", "catboost"]
     assert portfolio.expected_seconds(shipped["classification"]["configs"][0], 20_000) > 12.0
+
+
+def test_a_relearned_family_default_replaces_the_hand_set_one(monkeypatch):
+    from sweepml.tabular import portfolio
+    from sweepml.tabular.search_phase import warm_start_configs
+
+    space = pipeline_space("classification", n_rows=2_000, n_features=10)
+    knn = pipeline_space("classification", n_rows=2_000, n_features=10, models=["knn"])
+    relearned = {**knn.default(), "knn.n_neighbors": 25}
+    invalid = {"model": "linear", "linear.C": -1.0}  # not in the space: the hand-set one stays
+    shipped = {
+        "classification": {
+            "configs": [],
+            "defaults": {"knn": {"config": relearned}, "linear": {"config": invalid}},
+        }
+    }
+    monkeypatch.setattr(portfolio, "_shipped", lambda: shipped)
+    warm = warm_start_configs("classification", space, n_rows=2_000, n_features=10)
+    assert relearned in warm and knn.default() not in warm
+    linear = pipeline_space("classification", n_rows=2_000, n_features=10, models=["linear"])
+    assert linear.default() in warm
+    assert len(warm) == len(space["model"].options)

@@ -3,7 +3,8 @@ chosen offline by greedy portfolio selection (``benchmarks/learn_portfolio.py``,
 auto-sklearn 2.0), tried first in every fit before the search proper.
 
 The file records how it was learned; configs that do not fit this fit's space (a family that is
-not installed, polynomial features on a large table) are skipped.
+not installed, polynomial features on a large table) are skipped. Where the matrix showed that
+re-learned family defaults beat the hand-set ones, the file carries them too (``defaults``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sweepml.exceptions import InvalidConfigError
 from sweepml.space import Space
 from sweepml.tabular.components import MODELS
 
-__all__ = ["expected_seconds", "portfolio_configs"]
+__all__ = ["expected_seconds", "family_default", "portfolio_configs"]
 
 
 @cache
@@ -59,3 +60,17 @@ def portfolio_configs(
         too_slow = trial_seconds is not None and expected is not None and expected > trial_seconds
         (slow if too_slow else quick).append(config)
     return quick + slow
+
+
+def family_default(task: str, family: str, space: Space) -> dict[str, Any] | None:
+    """The family's re-learned default for ``task`` when the file has one that is valid in
+    ``space``; None otherwise (the space's hand-set default then stands)."""
+    entry = _shipped().get(task, {}).get("defaults", {}).get(family)
+    if entry is None:
+        return None
+    config = dict(entry["config"])
+    try:
+        space.validate(config)
+    except InvalidConfigError:
+        return None
+    return config

@@ -23,7 +23,7 @@ from sweepml.strategies import ASHA, Warmstart
 from sweepml.tabular.context import SEARCH_MARGIN, FitClock, FitContext
 from sweepml.tabular.evaluation import PipelineObjective, is_partial
 from sweepml.tabular.pipeline_space import pipeline_space
-from sweepml.tabular.portfolio import portfolio_configs
+from sweepml.tabular.portfolio import family_default, portfolio_configs
 from sweepml.tabular.progress import FitProgress
 from sweepml.tabular.refit import rank_key, refit_seconds
 from sweepml.trial import TrialRecord, TrialStatus
@@ -76,11 +76,12 @@ def warm_start_configs(
 ) -> list[dict]:
     """The learned portfolio first (members that would not finish in ``trial_seconds`` on
     ``fit_rows`` rows last), then the default of every family not in it (the defaults carry a
-    table the portfolio has not seen; see benchmarks/learn_portfolio.py)."""
+    table the portfolio has not seen; see benchmarks/learn_portfolio.py): the re-learned one
+    where the portfolio file has it, else the space's."""
     warm = portfolio_configs(task, space, fit_rows=fit_rows, trial_seconds=trial_seconds)
     for name in space["model"].options:  # type: ignore[union-attr]
         default = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
-        config = default.default()
+        config = family_default(task, name, space) or default.default()
         if config not in warm:
             warm.append(config)
     return warm
