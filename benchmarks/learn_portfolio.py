@@ -355,6 +355,7 @@ def leave_tables_out(
     tables, scored on that fold, beside the hand-set defaults."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(losses.shape[1])
+    folds = min(folds, losses.shape[1])  # no empty fold on a matrix of few tables
     names = ["portfolio_4", "portfolio_8", "portfolio_all", "defaults", "both"]
     if families is not None:
         names += ["learned_defaults", "both_learned"]
