@@ -1,4 +1,5 @@
-"""What Linux's /proc says about processes: start times and process trees.
+"""What Linux's /proc says about processes (start times, process trees) and about the CPUs
+(how many are idle).
 
 Used to tell a live process from a recycled pid (a pid plus its start time names one process for
 the life of a boot) and to find every process a trial started, wherever it moved (its own
@@ -11,11 +12,13 @@ import contextlib
 import os
 import signal
 import sys
+import time
 
 __all__ = [
     "become_subreaper",
     "children",
     "descendants",
+    "idle_cpus",
     "kill_processes",
     "kill_tree",
     "process_start",
@@ -113,3 +116,29 @@ def become_subreaper() -> bool:
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
+
+
+def _cpu_times() -> tuple[int, int, int] | None:
+    """(idle ticks, all ticks, number of CPUs) from /proc/stat, or None."""
+    lines = _read("/proc/stat").splitlines()
+    if not lines or not lines[0].startswith("cpu "):
+        return None
+    try:
+        ticks = [int(x) for x in lines[0].split()[1:9]]  # user .. steal
+    except ValueError:
+        return None
+    n_cpus = sum(1 for line in lines[1:] if line.startswith("cpu"))
+    return ticks[3] + ticks[4], sum(ticks), n_cpus  # idle + iowait
+
+
+def idle_cpus(window: float = 0.2) -> float | None:
+    """How many CPUs were idle, on average, over the next ``window`` seconds (None where
+    /proc/stat is not there to say)."""
+    before = _cpu_times()
+    if before is None:
+        return None
+    time.sleep(window)
+    after = _cpu_times()
+    if after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * after[2]

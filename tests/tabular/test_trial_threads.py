@@ -43,3 +43,48 @@ def test_a_trial_holds_native_thread_pools_to_one_thread(monkeypatch):
     result = objective(config)
     assert result["value"] > 0
     assert seen and set(seen) == {1}
+
+
+def test_idle_cpus_reads_the_share_of_idle_ticks(monkeypatch):
+    from sweepml import _procfs
+
+    stats = iter(
+        [
+            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n",
+            # 1,000 ticks later, 250 of them idle: half a CPU of two
+            "cpu  500 0 450 1050 0 0 0 0 0 0\ncpu0 1\ncpu1 1\n",
+        ]
+    )
+    monkeypatch.setattr(_procfs, "_read", lambda path: next(stats))
+    assert _procfs.idle_cpus(window=0.0) == 0.5
+
+
+def test_a_refit_takes_only_the_idle_cpus_and_always_one(monkeypatch):
+    from sweepml.tabular import refit
+
+    for idle, n_jobs, expected in [
+        (None, 4, 4),
+        (0.2, 2, 1),
+        (1.6, 2, 2),
+        (7.9, 4, 4),
+        (2.4, 4, 2),
+    ]:
+        monkeypatch.setattr(refit, "idle_cpus", lambda idle=idle: idle)
+        assert refit.refit_threads(n_jobs) == expected
+
+
+def test_a_refit_on_a_busy_machine_fits_with_one_thread(monkeypatch):
+    from sweepml.tabular import refit
+    from sweepml.tabular.context import FitClock, FitContext
+
+    X, y = make_classification(300, 6, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    context = FitContext(
+        task="classification", metric=get_metric("log_loss", "classification", owner="test"),
+        columns=infer_column_types(frame), seed=0, n_jobs=2,
+        clock=FitClock.starting(0.0, None), time_budget=60.0,
+    )  # fmt: skip
+    monkeypatch.setattr(refit, "idle_cpus", lambda: 0.1)
+    config = pipeline_space("classification", n_rows=300, n_features=6, models=["lightgbm"])
+    pipeline = refit.fit_config(context, config.default(), frame, y)
+    assert pipeline.steps[-1][1].get_params()["n_jobs"] == 1
