@@ -259,8 +259,10 @@ def run_matrix(
         task = task_of(entry)
         matrix = read_matrix(split, task)
         chosen = candidates[task]
-        if ids is not None:
-            chosen = [c for c in chosen if c["id"] in ids[task]]
+        if ids is not None:  # a task missing from ``ids`` is not scored
+            chosen = [c for c in chosen if c["id"] in ids.get(task, [])]
+            if not chosen:
+                continue
         done = matrix.get(entry["name"], {})
         if all(c["id"] in done for c in chosen):
             continue
