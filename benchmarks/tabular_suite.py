@@ -21,7 +21,9 @@ scoring, its kill at budget x 3 + 60 s); peers need their own virtual environmen
 (``--peers-dir``, as ``../shared/bench/README.md`` describes). ``run.py`` fits with seed 0; the
 suite fits sweepml with other seeds itself, on run.py's split and scoring, so that a table's
 seed-to-seed spread is known. ``--busy N`` keeps N CPU-bound processes running for the whole
-run: the busy-machine check.
+run: the busy-machine check. Otherwise each fit waits (up to a minute) until ``--jobs`` CPUs are
+idle, and its record says how many CPUs were busy in the second before it (``busy_cpus_before``;
+``--redo-above-load`` fits again what started busier than its figure).
 
 A run killed halfway resumes: records already in ``--out`` for the same tool, table, seed,
 budget, jobs and load are not run again. A file holds one commit's results; the suite refuses to
@@ -231,13 +233,13 @@ def run_suite(
             f"must come from one commit, so write this run to a new --out file"
         )
     # a fit the suite itself could not run (no result from the harness) is tried again
-    # ... and so is one started on a machine busier than ``redo_above_load`` (the 1-minute load
-    # the harness saw before it); the later record of a key is the one reports read
+    # ... and so is one started on a machine busier than ``redo_above_load``; the later record
+    # of a key is the one reports read
     done = {
         run_key(r)
         for r in existing
         if not r.get("suite_failure")
-        and (redo_above_load is None or (r.get("load1_before") or 0.0) <= redo_above_load)
+        and (redo_above_load is None or load_before(r) <= redo_above_load)
     }
     prints = check_corpus_fingerprints(tables)
     split_id = corpus_split_id()
@@ -253,6 +255,7 @@ def run_suite(
                     key = (tool, table.name, seed, float(budget), jobs, busy)
                     if key in done:
                         continue
+                    idle = settle(jobs) if not busy else idle_cpus(1.0)
                     record = fit(
                         tool,
                         table,
@@ -277,6 +280,8 @@ def run_suite(
                         fingerprint=prints[table.name],
                         split_id="public" if table.split == "public" else split_id,
                     )
+                    if idle is not None:
+                        record["busy_cpus_before"] = round(CPUS - idle, 2)
                     with out.open("a") as handle:
                         handle.write(json.dumps(record) + "\n")
                     log(_one_line(record))
@@ -396,6 +401,46 @@ def seeded_fit(table: str, data_dir: str, seed: int, budget: float, jobs: int) -
         record["error"] = f"{type(exc).__name__}: {exc}"[:500]
     record["version"] = importlib.metadata.version("sweepml")
     return record
+
+
+CPUS = os.cpu_count() or 1
+
+
+def idle_cpus(window: float) -> float | None:
+    """CPUs idle on average over the next ``window`` seconds, from /proc/stat (None elsewhere)."""
+
+    def ticks() -> tuple[int, int] | None:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    before = ticks()
+    time.sleep(window)
+    after = ticks()
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * CPUS
+
+
+def settle(jobs: int, patience: float = 60.0) -> float | None:
+    """Wait (at most ``patience`` seconds) until ``jobs`` CPUs are idle, so that a fit does not
+    start while the previous one's processes wind down; the idle CPUs last measured."""
+    deadline = time.monotonic() + patience
+    idle = idle_cpus(1.0)
+    while idle is not None and idle < min(jobs, CPUS) - 0.5 and time.monotonic() < deadline:
+        idle = idle_cpus(1.0)
+    return idle
+
+
+def load_before(record: dict[str, Any]) -> float:
+    """How busy the machine was when a fit started: the CPUs busy over the second before it
+    (``busy_cpus_before``, recorded by the suite), else, for older records, the harness's
+    1-minute load, which after back-to-back fits still counts the previous fit."""
+    if record.get("busy_cpus_before") is not None:
+        return float(record["busy_cpus_before"])
+    return float(record.get("load1_before") or 0.0)
 
 
 class BusyLoad:
@@ -697,7 +742,8 @@ def main(argv: list[str] | None = None) -> int:
         "--redo-above-load",
         type=float,
         default=None,
-        help="fit again what started while the 1-minute load was above this",
+        help="fit again what started while more CPUs than this were busy (older records: the "
+        "1-minute load)",
     )
     rep = sub.add_parser(
         "report", help="tables, mean ranks and win/tie/loss of one or more run files"

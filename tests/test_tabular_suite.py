@@ -8,6 +8,14 @@ import pytest
 from benchmark_scripts import ROOT, load_script
 
 suite = load_script("tabular_suite", "benchmarks/tabular_suite.py")
+SETTLE = suite.settle  # the real one; the fixture below stands in for it elsewhere
+
+
+@pytest.fixture(autouse=True)
+def _quiet_machine(monkeypatch):
+    """The suite waits for idle CPUs before each fit; these tests fit nothing real."""
+    monkeypatch.setattr(suite, "settle", lambda jobs: 2.0)
+    monkeypatch.setattr(suite, "idle_cpus", lambda window: 2.0)
 
 
 def rec(tool, table, value, *, task="binary", seed=0, commit="abc", **extra):
@@ -245,3 +253,28 @@ def test_fits_made_on_a_busy_machine_can_be_redone_and_the_redo_counts(tmp_path,
     assert len(records) == 3
     _, cells = suite.collect(records)
     assert cells[("t1", "sweepml")].values == [0.9] and cells[("t2", "sweepml")].values == [0.8]
+
+
+def test_a_fit_waits_for_idle_cpus_and_the_record_says_how_busy_the_machine_was(
+    tmp_path, monkeypatch
+):
+    readings = iter([0.2, 0.9, 1.8])
+    monkeypatch.setattr(suite, "idle_cpus", lambda window: next(readings))
+    monkeypatch.setattr(suite, "CPUS", 2)
+    assert SETTLE(2) == 1.8  # 0.2 and 0.9 idle CPUs: it waited; 1.8 of 2: quiet enough
+
+    tables = [suite.Table("t1", tmp_path, "public")]
+    monkeypatch.setattr(suite, "git_commit", lambda: ("abc", False))
+    monkeypatch.setattr(suite, "check_corpus_fingerprints", lambda ts: {t.name: "fp" for t in ts})
+    monkeypatch.setattr(suite, "settle", lambda jobs: 1.5)
+    monkeypatch.setattr(
+        suite, "fit", lambda *a, **k: {"task": "binary", "roc_auc": 0.9, "error": None,
+                                       "load1_before": 2.9}
+    )  # fmt: skip
+    out = tmp_path / "run.jsonl"
+    records = suite.run_suite(tables, ["sweepml"], [0], out, budget=60, jobs=2, busy=0,
+                              python="python", peers_dir=None, log=lambda *_: None)  # fmt: skip
+    assert records[0]["busy_cpus_before"] == 0.5
+    # the CPUs busy before the fit decide a redo, not the 1-minute load the previous fit left
+    assert suite.load_before(records[0]) == 0.5
+    assert suite.load_before({"load1_before": 2.9}) == 2.9
