@@ -140,7 +140,6 @@ def score_table(
 ) -> dict[int, Score]:
     """{candidate id: (loss, fit seconds)} on one table's training split; a candidate that is
     not valid for the table's space, or fails, gets an infinite loss."""
-    from sklearn.model_selection import train_test_split
 
     import sweepml
     from sweepml.exceptions import InvalidConfigError
@@ -150,18 +149,13 @@ def score_table(
     from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
     from sweepml.tabular.metrics import default_metric, get_metric
     from sweepml.tabular.pipeline_space import pipeline_space
+    from sweepml.tabular.refit import subsample
     from sweepml.trial import TrialStatus
 
     task = task_of(entry)
     kind, X, y, _, _, _ = _bench_run().load_split(str(corpus), entry["name"])
-    if len(X) > max_rows:
-        keep, _ = train_test_split(
-            np.arange(len(X)),
-            train_size=max_rows,
-            random_state=seed,
-            stratify=y if task == "classification" else None,
-        )
-        keep = np.sort(keep)
+    if len(X) > max_rows:  # stratified when every class allows it (the fit's own subsample)
+        keep = subsample(y, max_rows, task, seed)
         X, y = X.iloc[keep].reset_index(drop=True), y[keep]
     n_classes = len(np.unique(y)) if task == "classification" else 0
     metric = get_metric(default_metric(task, n_classes), task, owner="portfolio")

@@ -247,3 +247,12 @@ def test_a_bad_prediction_side_file_is_skipped_with_a_warning_not_unpickled(tmp_
     with pytest.warns(UserWarning, match=r"Ignoring .*: it is not a prediction file sweepml wrote"):
         resumed.fit(X, y)
     assert resumed.predict(X).shape == (len(X),)
+
+
+def test_a_class_with_a_single_row_does_not_stop_a_holdout_fit():
+    # 1,200 rows: a holdout search, which stratifies its split while every class allows it
+    X, y = make_classification(1_200, 5, n_informative=3, random_state=0)
+    y[0] = 2  # a third class with one row
+    model = AutoClassifier(max_trials=3, random_state=0, show_progress=False).fit(X, y)
+    assert model.evaluation_ == "holdout"
+    assert model.predict_proba(X[:5]).shape == (5, 3)

@@ -85,20 +85,15 @@ def plan_evaluation(
     rows = np.arange(n_rows)
     if n_rows > SUBSAMPLE_ABOVE:
         if stratify:
-            rows, _ = train_test_split(
-                rows, train_size=SUBSAMPLE_ROWS, stratify=y, random_state=seed
-            )
+            rows, _ = _split(rows, y, seed, train_size=SUBSAMPLE_ROWS)
             rows = np.sort(rows)
         else:
             rows = np.sort(rng.choice(n_rows, SUBSAMPLE_ROWS, replace=False))
     y_rows = y[rows]
     positions = np.arange(len(rows))
     if cv is None and len(rows) >= HOLDOUT_MIN_ROWS:
-        train, valid = train_test_split(
-            positions,
-            test_size=HOLDOUT_FRACTION,
-            random_state=seed,
-            stratify=y_rows if stratify else None,
+        train, valid = _split(
+            positions, y_rows if stratify else None, seed, test_size=HOLDOUT_FRACTION
         )
         return EvaluationPlan(rows, ((np.sort(train), np.sort(valid)),), n_rows)
     n_folds = cv or MAX_FOLDS
@@ -112,6 +107,19 @@ def plan_evaluation(
         splitter = KFold(min(n_folds, len(rows)), shuffle=True, random_state=seed)
     folds = tuple((train, valid) for train, valid in splitter.split(positions, y_rows))
     return EvaluationPlan(rows, folds, n_rows)
+
+
+def _split(
+    positions: np.ndarray, y: np.ndarray | None, seed: int, **size: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``train_test_split`` of ``positions``, stratified by ``y`` when given and possible: a class
+    with a single row cannot be stratified, and a real table may have one."""
+    if y is not None:
+        try:
+            return tuple(train_test_split(positions, stratify=y, random_state=seed, **size))
+        except ValueError:
+            pass
+    return tuple(train_test_split(positions, random_state=seed, **size))
 
 
 def is_partial(record: TrialRecord) -> bool:
