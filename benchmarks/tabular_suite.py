@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweepml import _procfs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCH = (ROOT / ".." / "shared" / "bench").resolve()
@@ -404,24 +406,7 @@ def seeded_fit(table: str, data_dir: str, seed: int, budget: float, jobs: int) -
 
 
 CPUS = os.cpu_count() or 1
-
-
-def idle_cpus(window: float) -> float | None:
-    """CPUs idle on average over the next ``window`` seconds, from /proc/stat (None elsewhere)."""
-
-    def ticks() -> tuple[int, int] | None:
-        try:
-            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        except (OSError, ValueError):
-            return None
-        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
-
-    before = ticks()
-    time.sleep(window)
-    after = ticks()
-    if before is None or after is None or after[1] <= before[1]:
-        return None
-    return (after[0] - before[0]) / (after[1] - before[1]) * CPUS
+idle_cpus = _procfs.idle_cpus  # CPUs idle over a window, from /proc/stat (None elsewhere)
 
 
 def settle(jobs: int, patience: float = 60.0) -> float | None:

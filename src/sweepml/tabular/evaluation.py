@@ -43,6 +43,7 @@ __all__ = [
     "is_partial",
     "plan_evaluation",
     "score_dummy",
+    "split_rows",
 ]
 
 HOLDOUT_MIN_ROWS = 1_000
@@ -85,14 +86,14 @@ def plan_evaluation(
     rows = np.arange(n_rows)
     if n_rows > SUBSAMPLE_ABOVE:
         if stratify:
-            rows, _ = _split(rows, y, seed, train_size=SUBSAMPLE_ROWS)
+            rows, _ = split_rows(rows, y, seed, train_size=SUBSAMPLE_ROWS)
             rows = np.sort(rows)
         else:
             rows = np.sort(rng.choice(n_rows, SUBSAMPLE_ROWS, replace=False))
     y_rows = y[rows]
     positions = np.arange(len(rows))
     if cv is None and len(rows) >= HOLDOUT_MIN_ROWS:
-        train, valid = _split(
+        train, valid = split_rows(
             positions, y_rows if stratify else None, seed, test_size=HOLDOUT_FRACTION
         )
         return EvaluationPlan(rows, ((np.sort(train), np.sort(valid)),), n_rows)
@@ -109,7 +110,7 @@ def plan_evaluation(
     return EvaluationPlan(rows, folds, n_rows)
 
 
-def _split(
+def split_rows(
     positions: np.ndarray, y: np.ndarray | None, seed: int, **size: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """``train_test_split`` of ``positions``, stratified by ``y`` when given and possible: a class
@@ -190,12 +191,7 @@ class PipelineObjective:
             return train
         size = max(int(round(budget * len(train))), min(len(train), 20))
         stratify = self.y[train] if self.task == CLASSIFICATION else None
-        try:
-            part, _ = train_test_split(
-                train, train_size=size, stratify=stratify, random_state=self.seed
-            )
-        except ValueError:  # a class too rare to stratify at this size
-            part, _ = train_test_split(train, train_size=size, random_state=self.seed)
+        part, _ = split_rows(train, stratify, self.seed, train_size=size)
         return np.sort(part)
 
     def __call__(

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from sweepml._procfs import idle_cpus
 from sweepml.tabular.components import CLASSIFICATION, MODELS
 from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
-from sweepml.tabular.evaluation import dummy_model, fit_seconds_on, is_partial
+from sweepml.tabular.evaluation import dummy_model, fit_seconds_on, is_partial, split_rows
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 from sweepml.trial import TrialRecord, TrialStatus
 
@@ -189,14 +189,6 @@ def refit_best(
 
 def subsample(target: np.ndarray, n_rows: int, task: str, seed: int) -> np.ndarray:
     """Sorted positions of a seeded subsample of ``n_rows`` rows, stratified when possible."""
-    from sklearn.model_selection import train_test_split
-
-    positions = np.arange(len(target))
     stratify = target if task == CLASSIFICATION else None
-    try:
-        rows, _ = train_test_split(
-            positions, train_size=n_rows, stratify=stratify, random_state=seed
-        )
-    except ValueError:  # a class too rare to stratify
-        rows, _ = train_test_split(positions, train_size=n_rows, random_state=seed)
+    rows, _ = split_rows(np.arange(len(target)), stratify, seed, train_size=n_rows)
     return np.sort(rows)
