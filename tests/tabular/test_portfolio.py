@@ -19,6 +19,20 @@ def test_the_portfolio_ships_configs_for_each_task(task):
     assert usable == installed  # every config of an installed family fits a mid-size space
 
 
+def test_the_portfolio_was_learned_on_the_corpus_split_in_the_repo():
+    """A re-drawn meta-train/meta-test split means the portfolio must be learned again: its
+    meta-test check would otherwise have seen tables it was learned on."""
+    import json
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parents[2] / "benchmarks" / "corpus" / "manifest.json"
+    shipped = _shipped()
+    assert shipped["corpus_split"] == json.loads(manifest.read_text())["split_id"]
+    for task in ("classification", "regression"):
+        assert shipped[task]["meta_train_tables"] >= 30
+        assert shipped[task]["meta_test"].startswith("meta-test")
+
+
 def test_a_large_table_skips_the_configs_its_space_leaves_out():
     space = pipeline_space("classification", n_rows=100_000, n_features=10)
     assert all(c["model"] not in ("svm", "knn") for c in portfolio_configs("classification", space))
