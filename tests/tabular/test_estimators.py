@@ -151,6 +151,7 @@ def test_large_data_is_searched_with_successive_halving_on_rows(monkeypatch):
     assert (shares.round(4) == 0.1111).sum() > (shares.round(4) == 0.3333).sum() > 1
     # full-data trials lead the leaderboard; the ensemble is built from them alone
     assert board.iloc[0]["data share"] == 1.0
+
     def without_rounds(config):  # a member refits the rounds its trial's early stopping kept
         rounds_param = MODELS[config["model"]].rounds_param
         return json.dumps({k: v for k, v in config.items() if k != rounds_param}, sort_keys=True)
