@@ -1,5 +1,8 @@
 """The shipped portfolio: present, valid, tried first by a fit, slow members last."""
 
+import json
+from pathlib import Path
+
 import pytest
 from sklearn.datasets import make_classification
 
@@ -22,9 +25,6 @@ def test_the_portfolio_ships_configs_for_each_task(task):
 def test_the_portfolio_was_learned_on_the_corpus_split_in_the_repo():
     """A re-drawn meta-train/meta-test split means the portfolio must be learned again: its
     meta-test check would otherwise have seen tables it was learned on."""
-    import json
-    from pathlib import Path
-
     manifest = Path(__file__).resolve().parents[2] / "benchmarks" / "corpus" / "manifest.json"
     shipped = _shipped()
     assert shipped["corpus_split"] == json.loads(manifest.read_text())["split_id"]
