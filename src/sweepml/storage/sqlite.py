@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -89,6 +90,10 @@ UPDATE schema_version SET version = 2;
 """
 
 
+def _is_lock_error(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class SqliteStorage(Storage):
     """A study record in one SQLite file.
 
@@ -129,7 +134,11 @@ class SqliteStorage(Storage):
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open storage {shown!r}: {exc}.") from exc
         try:
+            self._use_write_ahead_log(timeout)
             self._prepare()
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            raise self._error(exc) from exc
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StorageError(
@@ -157,11 +166,28 @@ class SqliteStorage(Storage):
                 f"Choose another file name, or delete this one if it is a leftover."
             )
 
+    def _use_write_ahead_log(self, timeout: float) -> None:
+        """Switch the file to WAL (a property of the file, so only its first opener does it).
+
+        The switch upgrades a read lock to an exclusive one, and SQLite answers "database is
+        locked" at once, without waiting, when several processes open a new file together and
+        all try it: waiting could deadlock. So each retries after a short random pause until
+        one has switched the file (the others then find it in WAL) or ``timeout`` has passed.
+        """
+        deadline = time.monotonic() + timeout
+        pause = random.Random(os.getpid())
+        while True:
+            try:
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_error(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause.uniform(0.005, 0.05))
+
     def _prepare(self) -> None:
         conn = self._conn
-        # WAL, set outside any transaction; it is a property of the file, so set only once
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         with self._transaction():
@@ -214,7 +240,7 @@ class SqliteStorage(Storage):
 
     def _error(self, exc: sqlite3.Error) -> StorageError:
         hint = ""
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _is_lock_error(exc):
             hint = " (another process held the file's write lock for too long)"
         elif "disk" in str(exc) and "full" in str(exc):
             hint = " (free some space; every trial recorded so far is kept)"
