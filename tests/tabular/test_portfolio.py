@@ -38,11 +38,12 @@ def test_a_large_table_skips_the_configs_its_space_leaves_out():
     assert all(c["model"] not in ("svm", "knn") for c in portfolio_configs("classification", space))
 
 
-def test_a_fit_tries_the_portfolio_first():
+def test_a_fit_tries_lightgbms_defaults_then_the_portfolio_first():
     X, y = make_classification(200, 5, random_state=0)
     model = AutoClassifier(max_trials=3, random_state=0, show_progress=False).fit(X, y)
     space = pipeline_space("classification", n_rows=200, n_features=5)
-    first = portfolio_configs("classification", space)[:3]
+    lightgbm = pipeline_space("classification", n_rows=200, n_features=5, models=["lightgbm"])
+    first = [lightgbm.default(), *portfolio_configs("classification", space)[:2]]
     tried = model.leaderboard_.set_index("trial").loc[[0, 1, 2], "config"].tolist()
     assert tried == first
 
@@ -72,23 +73,42 @@ def test_members_that_would_not_finish_in_the_trial_time_come_last(monkeypatch):
     assert portfolio.expected_seconds(shipped["classification"]["configs"][0], 20_000) > 12.0
 
 
-def test_a_relearned_family_default_replaces_the_hand_set_one(monkeypatch):
+def test_warm_start_is_the_lightgbm_floor_then_the_portfolio_then_every_default(monkeypatch):
     from sweepml.tabular import portfolio
     from sweepml.tabular.search_phase import warm_start_configs
 
+    def default(name):
+        return pipeline_space(
+            "classification", n_rows=2_000, n_features=10, models=[name]
+        ).default()
+
     space = pipeline_space("classification", n_rows=2_000, n_features=10)
-    knn = pipeline_space("classification", n_rows=2_000, n_features=10, models=["knn"])
-    relearned = {**knn.default(), "knn.n_neighbors": 25}
-    invalid = {"model": "linear", "linear.C": -1.0}  # not in the space: the hand-set one stays
+    relearned = {**default("knn"), "knn.n_neighbors": 25}
+    invalid = {"model": "linear", "linear.C": -1.0}  # not in the space: skipped
+    member = {**default("extra_trees"), "et.max_features": 0.3}
     shipped = {
         "classification": {
-            "configs": [],
+            "configs": [{"config": member}],
             "defaults": {"knn": {"config": relearned}, "linear": {"config": invalid}},
         }
     }
     monkeypatch.setattr(portfolio, "_shipped", lambda: shipped)
     warm = warm_start_configs("classification", space, n_rows=2_000, n_features=10)
-    assert relearned in warm and knn.default() not in warm
-    linear = pipeline_space("classification", n_rows=2_000, n_features=10, models=["linear"])
-    assert linear.default() in warm
-    assert len(warm) == len(space["model"].options)
+    assert warm[:2] == [default("lightgbm"), member]
+    assert relearned in warm and default("knn") in warm and default("linear") in warm
+    assert invalid not in warm
+    assert len(warm) == 2 + len(space["model"].options)  # lightgbm's default listed once
+
+
+def test_under_early_stopping_the_boosted_defaults_may_train_the_most_rounds(monkeypatch):
+    from sweepml.tabular import portfolio
+    from sweepml.tabular.search_phase import warm_start_configs
+
+    monkeypatch.setattr(portfolio, "_shipped", lambda: {})
+    space = pipeline_space("regression", n_rows=5_000, n_features=10)
+    warm = warm_start_configs("regression", space, n_rows=5_000, n_features=10, stops_early=True)
+    by_family = {config["model"]: config for config in warm}
+    assert by_family["lightgbm"]["lgbm.n_estimators"] == space.all_params["lgbm.n_estimators"].high
+    assert by_family["lightgbm"]["lgbm.learning_rate"] == 0.1  # the rest stays LightGBM's own
+    plain = warm_start_configs("regression", space, n_rows=5_000, n_features=10)
+    assert {c["model"]: c for c in plain}["lightgbm"]["lgbm.n_estimators"] == 200

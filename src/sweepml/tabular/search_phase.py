@@ -18,8 +18,9 @@ from typing import Any
 from sweepml.callbacks import SearchCallback
 from sweepml.execution import LocalExecutor
 from sweepml.search import minimize
-from sweepml.space import Space
+from sweepml.space import Int, Space
 from sweepml.strategies import ASHA, Warmstart
+from sweepml.tabular.components import MODELS
 from sweepml.tabular.context import SEARCH_MARGIN, FitClock, FitContext
 from sweepml.tabular.evaluation import PipelineObjective, is_partial
 from sweepml.tabular.pipeline_space import pipeline_space
@@ -73,18 +74,48 @@ def warm_start_configs(
     n_features: int,
     fit_rows: int | None = None,
     trial_seconds: float | None = None,
+    stops_early: bool = False,
 ) -> list[dict]:
-    """The learned portfolio first (members that would not finish in ``trial_seconds`` on
-    ``fit_rows`` rows last), then the default of every family not in it (the defaults carry a
-    table the portfolio has not seen; see benchmarks/learn_portfolio.py): the re-learned one
-    where the portfolio file has it, else the space's."""
-    warm = portfolio_configs(task, space, fit_rows=fit_rows, trial_seconds=trial_seconds)
-    for name in space["model"].options:  # type: ignore[union-attr]
-        default = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
-        config = family_default(task, name, space) or default.default()
+    """The configs a fit tries before its strategy proposes any, in this order:
+
+    1. LightGBM's hand-set default (LightGBM's own defaults): the floor. It is cheap and strong
+       on most tables, so a fit with little time (a busy machine, a large table) still ends
+       with it; the learned portfolio alone let a table fall below it (issue 15).
+    2. The learned portfolio (members that would not finish in ``trial_seconds`` on
+       ``fit_rows`` rows last).
+    3. Every family's hand-set default, then its re-learned default where the portfolio file
+       has one: the defaults carry a table the portfolio has not seen.
+
+    With ``stops_early`` (boosting trains with early stopping on a holdout) the boosted
+    families' defaults may train up to their space's most rounds: early stopping, not the
+    default's round count, then decides how many; a cap of 200 stopped a table still improving.
+    """
+
+    def hand_set(name: str) -> dict[str, Any]:
+        config = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name]).default()
+        return _most_rounds(config, space) if stops_early else config
+
+    families: list[str] = list(space["model"].options)  # type: ignore[union-attr]
+    warm: list[dict[str, Any]] = [hand_set("lightgbm")] if "lightgbm" in families else []
+    candidates = portfolio_configs(task, space, fit_rows=fit_rows, trial_seconds=trial_seconds)
+    for name in families:
+        candidates.append(hand_set(name))
+        learned = family_default(task, name, space)
+        if learned is not None:
+            candidates.append(_most_rounds(learned, space) if stops_early else learned)
+    for config in candidates:
         if config not in warm:
             warm.append(config)
     return warm
+
+
+def _most_rounds(config: dict[str, Any], space: Space) -> dict[str, Any]:
+    """``config`` with its boosting rounds at the space's upper bound."""
+    rounds_param = MODELS[config["model"]].rounds_param
+    rounds = space.all_params.get(rounds_param) if rounds_param else None
+    if not isinstance(rounds, Int) or rounds_param not in config:
+        return config
+    return {**config, rounds_param: rounds.high}
 
 
 def trial_executor(n_jobs: int) -> LocalExecutor:
@@ -129,6 +160,7 @@ def run_search(
         n_features=n_features,
         fit_rows=len(objective.plan.folds[0][0]),
         trial_seconds=trial_timeout,
+        stops_early=len(objective.plan.folds) == 1,
     )
     strategy: Any = Warmstart(context.strategy, warm)
     if objective.plan.subsampled:  # large data: successive halving on the sample size
