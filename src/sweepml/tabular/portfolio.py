@@ -1,11 +1,12 @@
-"""The shipped warm-start portfolio: pipelines that did well across the public benchmark tables,
-chosen offline by greedy portfolio selection (``benchmarks/learn_portfolio.py``, as in
-auto-sklearn 2.0), tried first in every fit before the search proper.
+"""The shipped warm-start portfolio: pipelines that did well across the corpus's meta-train
+tables, chosen offline by greedy portfolio selection (``benchmarks/learn_portfolio.py``, as in
+auto-sklearn 2.0), tried early in every fit, before the search proper.
 
 The file records how it was learned; configs that do not fit this fit's space (a family that is
 not installed, polynomial features on a large table) are skipped. Where the matrix showed that
-re-learned family defaults beat the hand-set ones, the file carries them too (``defaults``).
-"""
+re-learned family defaults beat the hand-set ones, the file carries them too (``defaults``); a fit
+tries them beside the hand-set ones, which stay: the hand-set LightGBM default is the floor a fit
+must not fall below (``search_phase.warm_start_configs``)."""
 
 from __future__ import annotations
 

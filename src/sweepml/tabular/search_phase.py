@@ -1,5 +1,6 @@
-"""The search phase of a tabular fit: the learned portfolio and every family's default first,
-then the chosen strategy, one process per trial, until the search's deadline.
+"""The search phase of a tabular fit: LightGBM's defaults, the learned portfolio and every
+family's default first, then the chosen strategy, one process per trial, until the search's
+deadline.
 
 Two rules keep the fit on time. No trial may take more than ``DEFAULT_TRIAL_SHARE`` of the search
 by default (one slow config, an SVM with a huge C, must not hold a worker for the whole budget),
