@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweepml.tabular.evaluation import HOLDOUT_MIN_MINORITY, plan_evaluation
+from sweepml.tabular.evaluation import HOLDOUT_FRACTION, HOLDOUT_MIN_MINORITY, plan_evaluation
 
 
 def labels(n_rows: int, n_minority: int, n_classes: int = 2) -> np.ndarray:
@@ -31,7 +31,7 @@ def test_the_plan_for_a_table(y, task, kind):
 
 
 def test_a_rare_class_holdout_keeps_enough_minority_rows_for_the_threshold():
-    n_minority = int(np.ceil(HOLDOUT_MIN_MINORITY / 0.33)) + 5
+    n_minority = int(np.ceil(HOLDOUT_MIN_MINORITY / HOLDOUT_FRACTION)) + 5
     plan = plan_evaluation(labels(3_000, n_minority), "classification", seed=0)
     assert plan.kind == "holdout"
     ((_, valid),) = plan.folds

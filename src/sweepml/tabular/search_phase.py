@@ -92,18 +92,16 @@ def warm_start_configs(
     default's round count, then decides how many; a cap of 200 stopped a table still improving.
     """
 
-    def hand_set(name: str) -> dict[str, Any]:
-        config = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name]).default()
-        return _most_rounds(config, space) if stops_early else config
+    def defaults(name: str) -> list[dict[str, Any]]:
+        hand_set = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
+        configs = [hand_set.default(), family_default(task, name, space)]
+        return [_most_rounds(c, space) if stops_early else c for c in configs if c is not None]
 
     families: list[str] = list(space["model"].options)  # type: ignore[union-attr]
-    warm: list[dict[str, Any]] = [hand_set("lightgbm")] if "lightgbm" in families else []
+    warm: list[dict[str, Any]] = defaults("lightgbm")[:1] if "lightgbm" in families else []
     candidates = portfolio_configs(task, space, fit_rows=fit_rows, trial_seconds=trial_seconds)
     for name in families:
-        candidates.append(hand_set(name))
-        learned = family_default(task, name, space)
-        if learned is not None:
-            candidates.append(_most_rounds(learned, space) if stops_early else learned)
+        candidates += defaults(name)
     for config in candidates:
         if config not in warm:
             warm.append(config)
