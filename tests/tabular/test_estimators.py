@@ -231,10 +231,11 @@ def test_without_time_for_a_full_refit_the_best_pipeline_is_refit_on_fewer_rows(
     # scored on 10% of the rows in 1 s: all rows would take ~12 s, only ~4 s are left
     slow = TrialRecord(0, config, TrialStatus.OK, 0.1, {"fit_seconds": 1.0})
     with pytest.warns(UserWarning, match=r"refit on \d+ of 2000 rows") as caught:
-        pipeline, chosen = refit_best(context, [slow], frame, y, train_fraction=0.1)
+        refit = refit_best(context, [slow], frame, y, train_fraction=0.1)
     n_rows = int(re.search(r"refit on (\d+) of", str(caught[0].message))[1])
     assert 200 <= n_rows < 2000  # at least as many rows as it was scored with
-    assert chosen == config and pipeline.predict(frame).shape == (2000,)
+    assert refit.n_rows == n_rows and refit.trial == 0
+    assert refit.config == config and refit.pipeline.predict(frame).shape == (2000,)
 
 
 def test_a_bad_prediction_side_file_is_skipped_with_a_warning_not_unpickled(tmp_path):

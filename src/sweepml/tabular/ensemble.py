@@ -18,7 +18,7 @@ from sweepml.tabular.context import FitContext
 from sweepml.tabular.evaluation import PipelineObjective
 from sweepml.tabular.metrics import Metric
 from sweepml.tabular.predictions import saved_predictions
-from sweepml.tabular.refit import refit_members
+from sweepml.tabular.refit import Refit, refit_members
 from sweepml.tabular.stacking import fit_stacker
 from sweepml.trial import TrialRecord
 
@@ -77,15 +77,19 @@ def build_ensemble(
     space: Space,
     frame: pd.DataFrame,
     target: np.ndarray,
+    best: Refit,
 ) -> EnsembleResult:
     """Ensemble selection over the best trials' validation predictions (after a holdout
     search, again over the bagged out-of-fold predictions when at least two pipelines could
-    be bagged in time), then the refit of the chosen members on all rows (in order of weight,
-    each only if its refit fits in the time left), then the stack layer when the predictions
-    cover every row and it beats the weighted average.
+    be bagged in time, ``best``'s among them), then the refit of the chosen members on all rows
+    (in order of weight, each only if its refit fits in the time left; ``best``, the pipeline
+    already refit after the search, is reused), then the stack layer when the predictions cover
+    every row and it beats the weighted average.
 
-    Empty ``members`` when ``ensemble_size`` < 2 or no trial left predictions (the caller then
-    refits the best pipeline alone).
+    Empty ``members`` (the caller keeps ``best`` alone) when ``ensemble_size`` < 2, when no
+    trial left predictions, or when time ran out before every member was refit and the ones
+    that were do not beat ``best`` on the same predictions: on a busy machine the members that
+    fit in time are the cheap, weak ones.
     """
     assert objective.prediction_dir is not None
     nothing = EnsembleResult([], None, objective.plan.kind)
@@ -103,7 +107,7 @@ def build_ensemble(
     out_of_fold = len(objective.plan.folds) > 1  # predictions cover every row
     if not out_of_fold:
         bagged = bag(context, candidates, weights, objective, space, target)
-        if len(bagged) >= 2:
+        if len(bagged) >= 2 and (best.trial is None or best.trial in {t.number for t, _ in bagged}):
             candidates = [t for t, _ in bagged]
             predictions = [oof for _, oof in bagged]
             y_valid = objective.y
@@ -111,15 +115,19 @@ def build_ensemble(
             evaluation = f"{BAG_FOLDS}-fold out-of-fold (bagged)"
             out_of_fold = True
     train_fraction = objective.plan.train_fraction
-    kept = refit_members(context, candidates, weights, frame, target, train_fraction)
+    kept = refit_members(context, candidates, weights, frame, target, train_fraction, best)
     if not kept:
         return EnsembleResult([], None, evaluation)
     total = sum(weights[i] for i, _, _ in kept)
     members = [(weights[i] / total, pipeline, config) for i, pipeline, config in kept]
-    if len(members) < 2:
-        return EnsembleResult(members, None, evaluation)
     blend = sum(weights[i] / total * predictions[i] for i, _, _ in kept)
     blend_loss = metric.loss(y_valid, blend)
+    if len(kept) < np.count_nonzero(weights) and not _beats(
+        blend_loss, best, candidates, predictions, y_valid, metric
+    ):
+        return EnsembleResult([], None, evaluation)
+    if len(members) < 2:
+        return EnsembleResult(members, None, evaluation)
     if out_of_fold and context.clock.left() > STACK_MIN_SECONDS:
         stacked = fit_stacker(
             [predictions[i] for i, _, _ in kept],
@@ -132,3 +140,19 @@ def build_ensemble(
         if stacked is not None and stacked[1] < blend_loss:
             return EnsembleResult(members, stacked[1], evaluation, stacker=stacked[0])
     return EnsembleResult(members, blend_loss, evaluation)
+
+
+def _beats(
+    loss: float,
+    best: Refit,
+    candidates: Sequence[TrialRecord],
+    predictions: Sequence[np.ndarray],
+    y_valid: np.ndarray,
+    metric: Metric,
+) -> bool:
+    """Whether ``loss`` beats ``best``'s pipeline on the same validation predictions (False
+    when ``best`` has none among them: nothing to compare it with)."""
+    for record, prediction in zip(candidates, predictions):
+        if best.trial is not None and record.number == best.trial:
+            return loss < metric.loss(y_valid, prediction)
+    return False

@@ -7,9 +7,12 @@ converted once from ``time_budget``):
 
 1. ``search_phase``: the learned portfolio and every family's default, then the strategy, each
    trial in its own process under the per-trial limits;
-2. ``ensemble``: ensemble selection over the best trials' validation predictions, bagging after a
-   holdout search, the members' refit on all rows while they fit in time, the stack layer;
-3. ``refit``: the best pipeline alone when there is no ensemble;
+2. ``refit``: the best pipeline on all rows (or as many as time allows), first, so the model is
+   never worse than the best trial when the ensemble's steps run out of time;
+3. ``ensemble``: ensemble selection over the best trials' validation predictions, bagging after a
+   holdout search, the other members' refit on all rows while they fit in time, the stack layer;
+   the best pipeline alone when there is no ensemble, or when the members refit in time do not
+   beat it;
 4. ``leaderboard``.
 
 Fitted attributes: ``ensemble_`` ((weight, pipeline, config) triples, heaviest first),
@@ -168,13 +171,12 @@ class _AutoEstimator(BaseEstimator):
                 n_features=frame.shape[1],
             )
             trials = study.trials if study is not None else []
-            ensemble = build_ensemble(context, trials, objective, space, frame, encoded)
+            # the best pipeline first: the floor holds even when the ensemble runs out of time
+            best = refit_best(context, trials, frame, encoded, plan.train_fraction)
+            ensemble = build_ensemble(context, trials, objective, space, frame, encoded, best)
         self.ensemble_evaluation_ = ensemble.evaluation
         self.stacker_: Any = ensemble.stacker
-        self.ensemble_ = ensemble.members
-        if not self.ensemble_:
-            pipeline, config = refit_best(context, trials, frame, encoded, plan.train_fraction)
-            self.ensemble_ = [(1.0, pipeline, config)]
+        self.ensemble_ = ensemble.members or [(1.0, best.pipeline, best.config)]
         _, self.best_pipeline_, self.best_config_ = self.ensemble_[0]
         self.evaluation_ = plan.kind
         self.leaderboard_ = leaderboard(
@@ -317,7 +319,10 @@ class _AutoEstimator(BaseEstimator):
                 return np.asarray(stacker.predict_proba(features))
             return np.asarray(stacker.predict(features), dtype=float)
         weights = [weight for weight, _, _ in self.ensemble_]
-        return np.asarray(sum(w * o for w, o in zip(weights, outputs)))
+        blend = np.asarray(sum(w * o for w, o in zip(weights, outputs)))
+        if self._task == CLASSIFICATION:  # members' float32 probabilities drift off a sum of 1
+            blend = blend / blend.sum(axis=1, keepdims=True)
+        return blend
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (the most probable class) or values (regression)."""
