@@ -45,3 +45,54 @@ def test_a_holdout_fit_selects_its_ensemble_on_bagged_out_of_fold_predictions():
     assert model.ensemble_evaluation_ == "5-fold out-of-fold (bagged)"
     assert np.isclose(sum(w for w, _, _ in model.ensemble_), 1.0)
     assert model.score(X, y) > 0.9
+
+
+def test_a_boosted_pipeline_is_bagged_with_the_rounds_its_early_stopping_kept(monkeypatch):
+    import time
+
+    from sweepml.tabular import bagging
+    from sweepml.tabular.context import FitClock, FitContext
+    from sweepml.tabular.data import infer_column_types
+    from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
+    from sweepml.tabular.metrics import get_metric
+    from sweepml.tabular.pipeline_space import pipeline_space
+
+    X, y = make_classification(1200, 5, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    metric = get_metric("log_loss", "classification", owner="test")
+    plan = plan_evaluation(y, "classification", 0)
+    assert len(plan.folds) == 1  # a holdout search: what bagging follows
+    objective = PipelineObjective(frame, y, columns=infer_column_types(frame),
+                                  task="classification", metric=metric, plan=plan, n_classes=2,
+                                  seed=0)  # fmt: skip
+    lightgbm = pipeline_space(
+        "classification", n_rows=1200, n_features=5, models=["lightgbm"]
+    ).default()
+    lightgbm["lgbm.n_estimators"] = 1000
+    linear = pipeline_space(
+        "classification", n_rows=1200, n_features=5, models=["linear"]
+    ).default()
+    trials = [TrialRecord(0, lightgbm, TrialStatus.OK, 0.2, {"fit_seconds": 0.1, "rounds": 37}),
+              TrialRecord(1, linear, TrialStatus.OK, 0.3, {"fit_seconds": 0.01})]  # fmt: skip
+    context = FitContext(
+        task="classification",
+        metric=metric,
+        columns=infer_column_types(frame),
+        seed=0,
+        n_jobs=1,
+        clock=FitClock.starting(time.monotonic(), 60.0),
+        time_budget=60.0,
+    )
+    bagged_configs = []
+    real_minimize = bagging.minimize
+
+    def recording(objective, *args, **kwargs):
+        bagged_configs.extend(objective.configs)
+        return real_minimize(objective, *args, **kwargs)
+
+    monkeypatch.setattr(bagging, "minimize", recording)
+    bagged = bagging.bag(context, trials, np.array([0.5, 0.5]), objective, y)
+    assert [t.number for t, _ in bagged] == [0, 1]
+    # 37 rounds: below the space's least, so the bagging run does not search the space
+    assert bagged_configs[0]["lgbm.n_estimators"] == 37
+    assert bagged[0][1].shape == (1200, 2)  # out-of-fold predictions for every row

@@ -106,7 +106,7 @@ def test_an_ensemble_cut_short_by_time_gives_way_to_the_best_pipeline(tmp_path, 
         return [(int(weakest), "weak", candidates[weakest].config)]
 
     monkeypatch.setattr(ensemble_module, "refit_members", only_the_weakest)
-    result = build_ensemble(context_with(frame, 60.0), trials, objective, None, frame, y, best)
+    result = build_ensemble(context_with(frame, 60.0), trials, objective, frame, y, best)
     assert result.members == []  # the caller keeps the best pipeline alone
 
 
@@ -118,5 +118,5 @@ def test_an_ensemble_refit_in_full_is_kept(tmp_path, monkeypatch):
         return [(int(i), f"member {i}", candidates[i].config) for i in np.flatnonzero(weights)]
 
     monkeypatch.setattr(ensemble_module, "refit_members", every_member)
-    result = build_ensemble(context_with(frame, 60.0), trials, objective, None, frame, y, best)
+    result = build_ensemble(context_with(frame, 60.0), trials, objective, frame, y, best)
     assert len(result.members) >= 2 and result.loss < trials[0].value

@@ -6,24 +6,32 @@ rows, so ensemble weights chosen on them are noisy. After the search, the pipeli
 cross-validation on the search's rows, in rank order while their estimated cost fits the time set
 aside; ensemble selection then runs again on their out-of-fold predictions, which cover every row.
 Under cross-validation the trials' predictions are out-of-fold already and nothing is bagged.
+
+A boosted pipeline is bagged with the rounds its holdout trial's early stopping kept, the rounds
+its refit on all rows trains (``refit.refit_config``), not the most it was allowed: the bagged
+folds train without early stopping, and with the allowed rounds (1,000 for the families'
+defaults) their out-of-fold predictions described an overfit model the fit never ships, and
+their cost was estimated from a trial that had stopped far sooner.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sweepml.objective import Trial
 from sweepml.search import minimize
-from sweepml.space import Space
+from sweepml.space import Choice, Space
 from sweepml.strategies import Warmstart
 from sweepml.tabular.context import SEARCH_MARGIN, FitContext
 from sweepml.tabular.evaluation import PipelineObjective, fit_seconds_on, plan_evaluation
 from sweepml.tabular.predictions import read_prediction
+from sweepml.tabular.refit import refit_config
 from sweepml.tabular.search_phase import trial_executor
 from sweepml.trial import TrialRecord, TrialStatus
 
@@ -76,7 +84,6 @@ def bag(
     ranked: list[TrialRecord],
     weights: np.ndarray,
     objective: PipelineObjective,
-    space: Space,
     target: np.ndarray,
 ) -> list[tuple[TrialRecord, np.ndarray]]:
     """Cross-validate the pipelines worth keeping on the search's rows (half the time left,
@@ -97,13 +104,16 @@ def bag(
     )
     if len(chosen) < 2:
         return []
-    bagging = objective.refolded(plan_evaluation(target, context.task, context.seed, cv=BAG_FOLDS))
+    bagging = _ChosenPipelines(
+        objective.refolded(plan_evaluation(target, context.task, context.seed, cv=BAG_FOLDS)),
+        [refit_config(t) for t in chosen],
+    )
     with tempfile.TemporaryDirectory(prefix="sweepml-bagged-") as folder:
-        bagging.prediction_dir = Path(folder)
+        bagging.objective.prediction_dir = Path(folder)
         study = minimize(
             bagging,
-            space,
-            strategy=Warmstart("random", [t.config for t in chosen]),
+            bagging.space(),
+            strategy=Warmstart("random", [{"pipeline": i} for i in range(len(chosen))]),
             n_trials=len(chosen),
             time_budget=seconds,
             n_workers=context.n_jobs,
@@ -114,15 +124,32 @@ def bag(
             show_progress=False,
         )
         done = {
-            json.dumps(t.config, sort_keys=True): bagging.prediction_dir / f"{t.number}.npy"
+            chosen[t.config["pipeline"]].number: Path(folder) / f"{t.number}.npy"
             for t in study.trials
             if t.status is TrialStatus.OK
         }
         bagged = []
         for trial in ranked:
-            path = done.get(json.dumps(trial.config, sort_keys=True))
+            path = done.get(trial.number)
             prediction = None if path is None else read_prediction(path)
             if prediction is not None:
                 bagged.append((trial, prediction))
     logger.info("bagged %d of %d chosen pipelines", len(bagged), len(chosen))
     return bagged
+
+
+class _ChosenPipelines:
+    """The bagging run's objective: its one parameter, ``pipeline``, picks one of the chosen
+    pipelines, scored with its refit config (which may lie outside the search space: early
+    stopping can keep fewer rounds than the space's least)."""
+
+    def __init__(self, objective: PipelineObjective, configs: list[dict[str, Any]]) -> None:
+        self.objective, self.configs = objective, configs
+
+    def space(self) -> Space:
+        return Space({"pipeline": Choice(list(range(len(self.configs))))})
+
+    def __call__(
+        self, config: Mapping[str, Any], trial: Trial | None = None, budget: float | None = None
+    ) -> dict[str, Any]:
+        return self.objective(self.configs[config["pipeline"]], trial, budget)

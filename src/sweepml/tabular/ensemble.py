@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweepml.space import Space
 from sweepml.tabular.bagging import BAG_FOLDS, bag
 from sweepml.tabular.context import FitContext
 from sweepml.tabular.evaluation import PipelineObjective
@@ -74,7 +73,6 @@ def build_ensemble(
     context: FitContext,
     trials: list[TrialRecord],
     objective: PipelineObjective,
-    space: Space,
     frame: pd.DataFrame,
     target: np.ndarray,
     best: Refit,
@@ -106,7 +104,7 @@ def build_ensemble(
     evaluation = objective.plan.kind
     out_of_fold = len(objective.plan.folds) > 1  # predictions cover every row
     if not out_of_fold:
-        bagged = bag(context, candidates, weights, objective, space, target)
+        bagged = bag(context, candidates, weights, objective, target)
         if len(bagged) >= 2 and (best.trial is None or best.trial in {t.number for t, _ in bagged}):
             candidates = [t for t, _ in bagged]
             predictions = [oof for _, oof in bagged]

@@ -173,7 +173,7 @@ class _AutoEstimator(BaseEstimator):
             trials = study.trials if study is not None else []
             # the best pipeline first: the floor holds even when the ensemble runs out of time
             best = refit_best(context, trials, frame, encoded, plan.train_fraction)
-            ensemble = build_ensemble(context, trials, objective, space, frame, encoded, best)
+            ensemble = build_ensemble(context, trials, objective, frame, encoded, best)
         self.ensemble_evaluation_ = ensemble.evaluation
         self.stacker_: Any = ensemble.stacker
         self.ensemble_ = ensemble.members or [(1.0, best.pipeline, best.config)]
