@@ -28,11 +28,15 @@ idle, and its record says how many CPUs were busy in the second before it (``bus
 A run killed halfway resumes: records already in ``--out`` for the same tool, table, seed,
 budget, jobs and load are not run again. A file holds one commit's results; the suite refuses to
 add another commit's, and refuses to compare runs made on different splits or table contents.
+Each sweepml fit imports the working tree, so a run stops (to be resumed) when the tree changes
+under it; to keep editing while a run goes on, run it from a clean ``git worktree`` of the commit
+with ``PYTHONPATH=<worktree>/src``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -163,6 +167,21 @@ def check_corpus_fingerprints(tables: list[Table]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------- running
+def tree_state() -> str:
+    """HEAD and a digest of the tracked files' differences from it: sweepml's fits import the
+    working tree, so a run whose tree changes part way would mix two versions of the code."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--binary"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}:{hashlib.sha1(diff).hexdigest()}"
+
+
 def git_commit() -> tuple[str, bool]:
     """HEAD's id and whether tracked files differ from it."""
     try:
@@ -226,6 +245,7 @@ def run_suite(
 ) -> list[dict[str, Any]]:
     """Fit every (tool, table, seed) not yet in ``out``, one at a time, appending as they end."""
     commit, dirty = git_commit()
+    tree = tree_state()
     existing = read_records(out)
     # sweepml's figures must come from one commit; the peers' do not depend on ours
     commits = {r["commit"] for r in existing if r["tool"] == "sweepml"}
@@ -257,6 +277,13 @@ def run_suite(
                     key = (tool, table.name, seed, float(budget), jobs, busy)
                     if key in done:
                         continue
+                    if tool == "sweepml" and tree_state() != tree:
+                        raise SuiteError(
+                            f"the working tree changed since this run started at {commit} "
+                            f"(a commit or an edit): sweepml's fits import it, so the run would "
+                            f"mix two versions of the code. Restore the tree and run again (it "
+                            f"resumes), or run from a clean git worktree of the commit"
+                        )
                     idle = settle(jobs) if not busy else idle_cpus(1.0)
                     record = fit(
                         tool,

@@ -278,3 +278,18 @@ def test_a_fit_waits_for_idle_cpus_and_the_record_says_how_busy_the_machine_was(
     # the CPUs busy before the fit decide a redo, not the 1-minute load the previous fit left
     assert suite.load_before(records[0]) == 0.5
     assert suite.load_before({"load1_before": 2.9}) == 2.9
+
+
+def test_a_run_stops_when_the_working_tree_changes_under_it(tmp_path, monkeypatch):
+    tables = [suite.Table("t1", tmp_path, "public"), suite.Table("t2", tmp_path, "public")]
+    states = iter(["head:clean", "head:clean", "head:edited"])
+    monkeypatch.setattr(suite, "tree_state", lambda: next(states))
+    result = {"task": "binary", "roc_auc": 0.9, "error": None, "fit_seconds": 1.0}
+    monkeypatch.setattr(suite, "fit", lambda *a, **k: dict(result))
+    monkeypatch.setattr(suite, "git_commit", lambda: ("abc", False))
+    monkeypatch.setattr(suite, "check_corpus_fingerprints", lambda ts: {t.name: "fp" for t in ts})
+    out = tmp_path / "run.jsonl"
+    with pytest.raises(suite.SuiteError, match="working tree changed since this run started"):
+        suite.run_suite(tables, ["sweepml"], [0], out, budget=60, jobs=2, busy=0,
+                        python="python", peers_dir=None, log=lambda *_: None)  # fmt: skip
+    assert [r["table"] for r in suite.read_records(out)] == ["t1"]  # the finished fit is kept
