@@ -87,8 +87,8 @@ def bag(
     target: np.ndarray,
 ) -> list[tuple[TrialRecord, np.ndarray]]:
     """Cross-validate the pipelines worth keeping on the search's rows (half the time left,
-    the other half is the refit's); returns each finished one with its out-of-fold
-    predictions, in the order of ``ranked``."""
+    the other half is the other members' refit: the best pipeline's came before); returns each
+    finished one with its out-of-fold predictions, in the order of ``ranked``."""
     seconds = None
     if context.clock.timed:
         seconds = (context.clock.left() - SEARCH_MARGIN) / 2
