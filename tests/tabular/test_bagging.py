@@ -9,10 +9,10 @@ from sweepml.tabular.estimators import AutoClassifier
 from sweepml.trial import TrialRecord, TrialStatus
 
 
-def record(number, loss, fit_seconds):
+def record(number, loss, fit_seconds, model="m"):
     return TrialRecord(
         number=number,
-        config={"model": "m", "i": number},
+        config={"model": model, "i": number},
         status=TrialStatus.OK,
         value=loss,
         metrics={"fit_seconds": fit_seconds},
@@ -35,6 +35,14 @@ def test_ensemble_members_are_bagged_first_and_only_while_they_fit():
     many = [record(i, 0.0, fit_seconds=0.0) for i in range(20)]
     assert len(choose_for_bagging(many, np.zeros(20), seconds=None, holdout_train_share=0.67,
                                   n_jobs=1)) == MAX_BAGGED  # fmt: skip
+
+
+def test_each_familys_best_is_bagged_before_a_second_setting_of_a_family_already_in():
+    families = ["forest", "forest", "forest", "linear", "forest", "boosting"]
+    ranked = [record(i, 0.1 * i, 1.0, model) for i, model in enumerate(families)]
+    weights = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    chosen = choose_for_bagging(ranked, weights, seconds=None, holdout_train_share=0.67, n_jobs=1)
+    assert [t.number for t in chosen] == [1, 3, 5, 0, 2, 4]
 
 
 def test_a_holdout_fit_selects_its_ensemble_on_bagged_out_of_fold_predictions():

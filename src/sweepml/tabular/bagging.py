@@ -63,10 +63,24 @@ def choose_for_bagging(
     n_jobs: int,
 ) -> list[TrialRecord]:
     """Up to ``MAX_BAGGED`` trials to bag: the holdout ensemble's members (heaviest first), then
-    the rest in rank order, each only while the estimated cost, spread over ``n_jobs`` workers
-    (one pipeline per worker), fits in ``seconds`` (None: no limit)."""
+    the best of each model family not among them, then the rest in rank order, each only while
+    the estimated cost, spread over ``n_jobs`` workers (one pipeline per worker), fits in
+    ``seconds`` (None: no limit).
+
+    A family's best comes before a second setting of a family already in: the bagged ensemble
+    is chosen on out-of-fold predictions of every row, a sterner judge than the holdout, and it
+    can only pick a model that was bagged (on a small table the holdout's winner is often
+    noise, and the family that generalises, a linear model, ranked far down)."""
     members = sorted((i for i in range(len(ranked)) if weights[i] > 0), key=lambda i: -weights[i])
-    order = members + [i for i in range(len(ranked)) if weights[i] <= 0]
+    families = {ranked[i].config.get("model") for i in members}
+    family_best = []
+    for i in range(len(ranked)):
+        family = ranked[i].config.get("model")
+        if family not in families:
+            families.add(family)
+            family_best.append(i)
+    order = members + family_best
+    order += [i for i in range(len(ranked)) if i not in set(order)]
     chosen: list[TrialRecord] = []
     work = 0.0  # worker-seconds
     for i in order:

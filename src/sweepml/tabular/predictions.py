@@ -42,18 +42,35 @@ def prediction_store(storage: Any, study_name: str) -> Iterator[Path]:
 def saved_predictions(
     trials: list[TrialRecord], folder: Path, y_valid: np.ndarray, *, limit: int
 ) -> tuple[list[TrialRecord], list[np.ndarray]]:
-    """The best ``limit`` trials that left validation predictions in ``folder``, with those
-    predictions (an earlier run's of another split is skipped)."""
+    """Up to ``limit`` of the best trials that left validation predictions in ``folder``, with
+    those predictions (an earlier run's of another split is skipped), best first.
+
+    The best trial of every model family comes in before the other trials in rank order, and a
+    trial whose predictions repeat a chosen one's is left out. A converged search fills its top
+    ranks with one pipeline under settings that change nothing (``max_features`` over six
+    columns, a percentile that keeps the same features): ranked alone, the candidates were
+    twenty copies of one model, and ensemble selection and bagging had nothing to combine.
+    """
+    order = ranked(trials)
+    family_best = {}
+    for trial in order:
+        family_best.setdefault(trial.config.get("model"), trial)
+    first = set(id(t) for t in family_best.values())
     candidates: list[TrialRecord] = []
     predictions: list[np.ndarray] = []
-    for trial in ranked(trials):
+    for trial in [t for t in order if id(t) in first] + [t for t in order if id(t) not in first]:
         if len(candidates) >= limit:
             break
         prediction = read_prediction(folder / f"{trial.number}.npy")
-        if prediction is not None and len(prediction) == len(y_valid):
-            candidates.append(trial)
-            predictions.append(prediction)
-    return candidates, predictions
+        if prediction is None or len(prediction) != len(y_valid):
+            continue
+        if any(np.array_equal(prediction, chosen) for chosen in predictions):
+            continue
+        candidates.append(trial)
+        predictions.append(prediction)
+    position = {id(t): i for i, t in enumerate(order)}
+    pairs = sorted(zip(candidates, predictions), key=lambda pair: position[id(pair[0])])
+    return [t for t, _ in pairs], [p for _, p in pairs]
 
 
 def read_prediction(path: Path) -> np.ndarray | None:
