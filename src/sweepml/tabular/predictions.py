@@ -52,10 +52,10 @@ def saved_predictions(
     twenty copies of one model, and ensemble selection and bagging had nothing to combine.
     """
     order = ranked(trials)
-    family_best = {}
+    family_best: dict[Any, TrialRecord] = {}
     for trial in order:
         family_best.setdefault(trial.config.get("model"), trial)
-    first = set(id(t) for t in family_best.values())
+    first = {id(t) for t in family_best.values()}
     candidates: list[TrialRecord] = []
     predictions: list[np.ndarray] = []
     for trial in [t for t in order if id(t) in first] + [t for t in order if id(t) not in first]:
