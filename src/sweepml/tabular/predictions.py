@@ -52,13 +52,15 @@ def saved_predictions(
     twenty copies of one model, and ensemble selection and bagging had nothing to combine.
     """
     order = ranked(trials)
-    family_best: dict[Any, TrialRecord] = {}
+    family_best: dict[Any, int] = {}
     for trial in order:
-        family_best.setdefault(trial.config.get("model"), trial)
-    first = {id(t) for t in family_best.values()}
+        family_best.setdefault(trial.config.get("model"), trial.number)
+    first = set(family_best.values())
     candidates: list[TrialRecord] = []
     predictions: list[np.ndarray] = []
-    for trial in [t for t in order if id(t) in first] + [t for t in order if id(t) not in first]:
+    families_first = [t for t in order if t.number in first]
+    families_first += [t for t in order if t.number not in first]
+    for trial in families_first:
         if len(candidates) >= limit:
             break
         prediction = read_prediction(folder / f"{trial.number}.npy")
@@ -68,8 +70,8 @@ def saved_predictions(
             continue
         candidates.append(trial)
         predictions.append(prediction)
-    position = {id(t): i for i, t in enumerate(order)}
-    pairs = sorted(zip(candidates, predictions), key=lambda pair: position[id(pair[0])])
+    rank = {t.number: i for i, t in enumerate(order)}
+    pairs = sorted(zip(candidates, predictions), key=lambda pair: rank[pair[0].number])
     return [t for t, _ in pairs], [p for _, p in pairs]
 
 
