@@ -80,7 +80,8 @@ def choose_for_bagging(
             families.add(family)
             family_best.append(i)
     order = members + family_best
-    order += [i for i in range(len(ranked)) if i not in set(order)]
+    taken = set(order)
+    order += [i for i in range(len(ranked)) if i not in taken]
     chosen: list[TrialRecord] = []
     work = 0.0  # worker-seconds
     for i in order:
