@@ -31,7 +31,7 @@ from sweepml.strategies import Warmstart
 from sweepml.tabular.context import SEARCH_MARGIN, FitContext
 from sweepml.tabular.evaluation import PipelineObjective, fit_seconds_on, plan_evaluation
 from sweepml.tabular.predictions import read_prediction
-from sweepml.tabular.refit import refit_config
+from sweepml.tabular.refit import families_first, refit_config
 from sweepml.tabular.search_phase import trial_executor
 from sweepml.trial import TrialRecord, TrialStatus
 
@@ -72,24 +72,17 @@ def choose_for_bagging(
     can only pick a model that was bagged (on a small table the holdout's winner is often
     noise, and the family that generalises, a linear model, ranked far down)."""
     members = sorted((i for i in range(len(ranked)) if weights[i] > 0), key=lambda i: -weights[i])
-    families = {ranked[i].config.get("model") for i in members}
-    family_best = []
-    for i in range(len(ranked)):
-        family = ranked[i].config.get("model")
-        if family not in families:
-            families.add(family)
-            family_best.append(i)
-    order = members + family_best
-    taken = set(order)
-    order += [i for i in range(len(ranked)) if i not in taken]
+    first = [ranked[i] for i in members]
+    others = [t for i, t in enumerate(ranked) if weights[i] <= 0]
+    order = first + families_first(others, covered={t.config.get("model") for t in first})
     chosen: list[TrialRecord] = []
     work = 0.0  # worker-seconds
-    for i in order:
+    for trial in order:
         if len(chosen) == MAX_BAGGED:
             break
-        cost = bag_cost(ranked[i], holdout_train_share)
+        cost = bag_cost(trial, holdout_train_share)
         if seconds is None or (cost <= seconds and (work + cost) / n_jobs <= seconds):
-            chosen.append(ranked[i])
+            chosen.append(trial)
             work += cost
     return chosen
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sweepml.tabular.refit import ranked
+from sweepml.tabular.refit import families_first, ranked
 from sweepml.trial import TrialRecord
 
 __all__ = ["prediction_store", "read_prediction", "saved_predictions"]
@@ -52,27 +52,18 @@ def saved_predictions(
     twenty copies of one model, and ensemble selection and bagging had nothing to combine.
     """
     order = ranked(trials)
-    family_best: dict[Any, int] = {}
-    for trial in order:
-        family_best.setdefault(trial.config.get("model"), trial.number)
-    first = set(family_best.values())
-    candidates: list[TrialRecord] = []
-    predictions: list[np.ndarray] = []
-    families_first = [t for t in order if t.number in first]
-    families_first += [t for t in order if t.number not in first]
-    for trial in families_first:
-        if len(candidates) >= limit:
+    kept: dict[int, np.ndarray] = {}
+    for trial in families_first(order):
+        if len(kept) >= limit:
             break
         prediction = read_prediction(folder / f"{trial.number}.npy")
         if prediction is None or len(prediction) != len(y_valid):
             continue
-        if any(np.array_equal(prediction, chosen) for chosen in predictions):
+        if any(np.array_equal(prediction, chosen) for chosen in kept.values()):
             continue
-        candidates.append(trial)
-        predictions.append(prediction)
-    rank = {t.number: i for i, t in enumerate(order)}
-    pairs = sorted(zip(candidates, predictions), key=lambda pair: rank[pair[0].number])
-    return [t for t, _ in pairs], [p for _, p in pairs]
+        kept[trial.number] = prediction
+    candidates = [t for t in order if t.number in kept]
+    return candidates, [kept[t.number] for t in candidates]
 
 
 def read_prediction(path: Path) -> np.ndarray | None:

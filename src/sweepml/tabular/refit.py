@@ -18,6 +18,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,22 @@ def rank_key(record: TrialRecord) -> tuple[bool, float, int]:
 def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
     """The successful trials, best first."""
     return sorted((t for t in trials if t.status is TrialStatus.OK), key=rank_key)
+
+
+def families_first(
+    trials: Sequence[TrialRecord], covered: Collection[Any] = ()
+) -> list[TrialRecord]:
+    """``trials`` with the first of each model family (``config["model"]``) not in ``covered``
+    moved to the front, each part in its given order: on ranked trials, every family's best
+    before a second setting of a family already in."""
+    seen = set(covered)
+    front: list[TrialRecord] = []
+    rest: list[TrialRecord] = []
+    for trial in trials:
+        family = trial.config.get("model")
+        (rest if family in seen else front).append(trial)
+        seen.add(family)
+    return front + rest
 
 
 def refit_threads(n_jobs: int) -> int:
