@@ -50,7 +50,7 @@ from sweepml.tabular.leaderboard import leaderboard
 from sweepml.tabular.metrics import default_metric, get_metric
 from sweepml.tabular.pipeline_space import pipeline_space
 from sweepml.tabular.predictions import prediction_store
-from sweepml.tabular.refit import refit_best
+from sweepml.tabular.refit import EARLY_REFIT_RESERVE, refit_best
 from sweepml.tabular.search_phase import run_search
 from sweepml.tabular.stacking import stack_features
 
@@ -130,6 +130,8 @@ class _AutoEstimator(BaseEstimator):
         reserve = 0.0
         if self.ensemble_size >= 2:  # time for the ensemble's steps
             reserve = BAG_RESERVE if len(plan.folds) == 1 else ENSEMBLE_RESERVE
+        if plan.subsampled:  # time for an early-stopped refit on all rows
+            reserve = max(reserve, EARLY_REFIT_RESERVE)
         timed = self.max_trials is None
         context = FitContext(
             task=self._task,
@@ -172,7 +174,14 @@ class _AutoEstimator(BaseEstimator):
             )
             trials = study.trials if study is not None else []
             # the best pipeline first: the floor holds even when the ensemble runs out of time
-            best = refit_best(context, trials, frame, encoded, plan.train_fraction)
+            best = refit_best(
+                context,
+                trials,
+                frame,
+                encoded,
+                plan.train_fraction,
+                rounds_on_all_rows=plan.subsampled,
+            )
             ensemble = build_ensemble(context, trials, objective, frame, encoded, best)
         self.ensemble_evaluation_ = ensemble.evaluation
         self.stacker_: Any = ensemble.stacker

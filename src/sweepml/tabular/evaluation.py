@@ -39,6 +39,7 @@ __all__ = [
     "EvaluationPlan",
     "PipelineObjective",
     "dummy_model",
+    "fit_pipeline_early",
     "fit_seconds_on",
     "is_partial",
     "plan_evaluation",
@@ -285,24 +286,39 @@ def _fit_early(
     valid: np.ndarray,
     seconds: float,
 ) -> int | None:
-    """Fit ``pipeline`` on ``train`` with early stopping on ``valid`` (see
-    ``components/early_stopping.py``); the rounds used, or None when the library refused the
-    evaluation set (a class of the validation rows absent from the training rows) and the
-    pipeline was fit as configured instead."""
-    X_train, y_train = objective.X.iloc[train], objective.y[train]
+    """``fit_pipeline_early`` on the objective's ``train`` rows, stopping on its ``valid`` rows;
+    None when the library refused the evaluation set (a class of the validation rows absent
+    from the training rows) and the pipeline was fit as configured instead."""
+    X, y = objective.X, objective.y
+    try:
+        return fit_pipeline_early(
+            pipeline, component, X.iloc[train], y[train], X.iloc[valid], y[valid], seconds=seconds
+        )
+    except Exception:  # noqa: BLE001 - the plain fit below decides whether the config works
+        pipeline.fit(X.iloc[train], y[train])
+        return None
+
+
+def fit_pipeline_early(
+    pipeline: Any,
+    component: Any,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    *,
+    seconds: float,
+) -> int:
+    """Fit ``pipeline`` on ``X_train`` with early stopping on ``X_valid`` (see
+    ``components/early_stopping.py``); the rounds used. Raises what the library raises when it
+    refuses the evaluation set."""
     steps, model = pipeline.steps[:-1], pipeline.steps[-1][1]
-    X_fit, X_valid = X_train, objective.X.iloc[valid]
+    X_fit = X_train
     if steps:
         preprocess = pipeline[:-1]  # the same step objects: fitting it fits them in ``pipeline``
         X_fit = preprocess.fit_transform(X_train, y_train)
         X_valid = preprocess.transform(X_valid)
-    try:
-        return int(
-            component.fit_early(model, X_fit, y_train, X_valid, objective.y[valid], seconds=seconds)
-        )
-    except Exception:  # noqa: BLE001 - the plain fit below decides whether the config works
-        pipeline.fit(X_train, y_train)
-        return None
+    return int(component.fit_early(model, X_fit, y_train, X_valid, y_valid, seconds=seconds))
 
 
 def dummy_model(task: str) -> Any:

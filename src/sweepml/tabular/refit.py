@@ -4,7 +4,8 @@ Trials fit on the search's share of the rows, one thread each; the final model i
 the driver on every row, with as many of the ``n_jobs`` threads as there are idle CPUs. A refit
 is only started when its estimated time (the trial's fit time scaled by the family's measured
 exponent, times ``REFIT_SAFETY``) fits before the deadline, so the fit ends on time on every
-table.
+table. After a search on a subsample (large data) the best boosted pipeline's refit decides its
+rounds again by early stopping on all rows (``fit_config_early``).
 
 Why not always ``n_jobs`` threads: OpenMP threads spin at their barriers, and on a machine whose
 cores are busy with other work a two-thread refit waits for a descheduled partner. Measured on two
@@ -27,9 +28,16 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from sweepml._procfs import idle_cpus
+from sweepml.space import Int
 from sweepml.tabular.components import CLASSIFICATION, MODELS
 from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
-from sweepml.tabular.evaluation import dummy_model, fit_seconds_on, is_partial, split_rows
+from sweepml.tabular.evaluation import (
+    dummy_model,
+    fit_pipeline_early,
+    fit_seconds_on,
+    is_partial,
+    split_rows,
+)
 from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
 from sweepml.trial import TrialRecord, TrialStatus
 
@@ -37,6 +45,7 @@ __all__ = [
     "FALLBACK",
     "Refit",
     "fit_config",
+    "fit_config_early",
     "rank_key",
     "ranked",
     "refit_best",
@@ -49,6 +58,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FALLBACK = "extra_trees"  # fit when no searched pipeline finished
+#: share of the rows an early-stopped refit (after a search on a subsample) holds out to stop on
+ROUNDS_HOLDOUT = 0.1
+#: share of the time left that an early-stopped refit may train for (the rest: its
+#: preprocessing, and the ensemble's steps after it)
+EARLY_REFIT_TIME_SHARE = 0.8
+#: share of the time budget a search on a subsample leaves for what follows it, the
+#: early-stopped refit first (in place of the ensemble's ``BAG_RESERVE``)
+EARLY_REFIT_RESERVE = 0.4
 
 
 def refit_config(record: TrialRecord) -> dict[str, Any]:
@@ -114,12 +131,7 @@ def fit_config(
     ``n_jobs`` as are idle), native thread pools included (trials use one each; a refit runs
     alone)."""
     threads = refit_threads(context.n_jobs) if threads is None else threads
-    pipeline = build_pipeline(config, context.columns, context.task, context.seed)
-    model = pipeline.steps[-1][1]
-    for name in ("n_jobs", "thread_count"):
-        if name in model.get_params():
-            model.set_params(**{name: threads})
-            break
+    pipeline = _driver_pipeline(context, config, threads)
     start = time.monotonic()
     with warnings.catch_warnings(), threadpool_limits(limits=threads):
         warnings.simplefilter("ignore")
@@ -128,6 +140,80 @@ def fit_config(
         "refit %s on %d rows with %d threads in %.1f s",
         config["model"], len(frame), threads, time.monotonic() - start,
     )  # fmt: skip
+    return pipeline
+
+
+def fit_config_early(
+    context: FitContext,
+    config: dict[str, Any],
+    frame: pd.DataFrame,
+    target: np.ndarray,
+    *,
+    seconds: float,
+    rows_per_trial_row: float = 1.0,
+    threads: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Refit a boosted ``config`` on all rows but ``ROUNDS_HOLDOUT`` of them, stopping early on
+    the rows held out, or after ``seconds``; the pipeline and the config with the rounds it
+    kept. It may train up to its space's most rounds times ``rows_per_trial_row`` (the rows
+    of the refit per row of the trial's fit). Where the library refuses the held-out rows,
+    ``config`` as given is fit on every row.
+
+    For a search on a subsample (large data): its trials decide the rounds on 20,000 rows, and
+    more rows carry more rounds. On synthetic_200k (150,000 training rows) the best trial, a
+    CatBoost at learning rate 0.1, stopped at 299 rounds, test ROC AUC 0.9904 refit on all rows
+    with them; stopping early on all rows it ran to 2,717 rounds (0.9932), where 1,000 rounds,
+    the space's most, gave 0.9928.
+    """
+    threads = refit_threads(context.n_jobs) if threads is None else threads
+    family = config["model"]
+    component = MODELS[family]
+    space = pipeline_space(
+        context.task, n_rows=len(frame), n_features=frame.shape[1], models=[family]
+    )
+    rounds_param = component.rounds_param
+    most = space.all_params.get(rounds_param) if rounds_param else None
+    if component.fit_early is None or rounds_param is None or not isinstance(most, Int):
+        return fit_config(context, config, frame, target, threads), config
+    stratify = target if context.task == CLASSIFICATION else None
+    fit, held_out = (
+        np.sort(part)
+        for part in split_rows(
+            np.arange(len(frame)), stratify, context.seed, test_size=ROUNDS_HOLDOUT
+        )
+    )
+    grown = {**config, rounds_param: int(most.high * max(rows_per_trial_row, 1.0))}
+    pipeline = _driver_pipeline(context, grown, threads)
+    start = time.monotonic()
+    try:
+        with warnings.catch_warnings(), threadpool_limits(limits=threads):
+            warnings.simplefilter("ignore")
+            rounds = fit_pipeline_early(
+                pipeline,
+                component,
+                frame.iloc[fit],
+                target[fit],
+                frame.iloc[held_out],
+                target[held_out],
+                seconds=seconds,
+            )
+    except Exception:  # noqa: BLE001 - the plain refit decides whether the config works
+        return fit_config(context, config, frame, target, threads), config
+    logger.info(
+        "refit %s on %d rows with %d threads, stopping early at %d rounds, in %.1f s",
+        family, len(fit), threads, rounds, time.monotonic() - start,
+    )  # fmt: skip
+    return pipeline, {**config, rounds_param: rounds}
+
+
+def _driver_pipeline(context: FitContext, config: dict[str, Any], threads: int) -> Any:
+    """``config``'s unfitted pipeline, its model set to ``threads`` threads."""
+    pipeline = build_pipeline(config, context.columns, context.task, context.seed)
+    model = pipeline.steps[-1][1]
+    for name in ("n_jobs", "thread_count"):
+        if name in model.get_params():
+            model.set_params(**{name: threads})
+            break
     return pipeline
 
 
@@ -173,12 +259,16 @@ def refit_best(
     frame: pd.DataFrame,
     target: np.ndarray,
     train_fraction: float,
+    *,
+    rounds_on_all_rows: bool = False,
 ) -> Refit:
     """The floor of the final model, fit right after the search: the best trial's pipeline on
     all rows if that fits in what is left, else on as many rows as time allows if that is at
     least as many as it was scored with; else the next trial in rank order the same way; else
     (nothing finished) the ``FALLBACK`` family's default; else the dummy. Warnings
-    (stacklevel 3) reach ``fit``'s caller.
+    (stacklevel 3) reach ``fit``'s caller. With ``rounds_on_all_rows`` (the search ran on a
+    subsample) a boosted pipeline's refit on all rows decides its rounds again by early stopping,
+    within the time left (``fit_config_early``).
 
     Why the best pipeline on fewer rows before the next one on all rows: on a busy machine the
     time left after the search may not hold the best pipeline's refit, and walking down the
@@ -190,9 +280,19 @@ def refit_best(
     for trial in best_first:
         config = refit_config(trial)
         if clock.allows(refit_seconds(trial, train_fraction)):
-            return Refit(
-                fit_config(context, config, frame, target), config, trial.number, len(frame)
-            )
+            if rounds_on_all_rows:
+                seconds = max(clock.left() - SEARCH_MARGIN, 0.0) * EARLY_REFIT_TIME_SHARE
+                pipeline, config = fit_config_early(
+                    context,
+                    config,
+                    frame,
+                    target,
+                    seconds=seconds,
+                    rows_per_trial_row=1 / train_fraction,
+                )
+            else:
+                pipeline = fit_config(context, config, frame, target)
+            return Refit(pipeline, config, trial.number, len(frame))
         n_rows = _rows_in_time(context, trial, len(frame), train_fraction)
         if n_rows is not None:
             rows = subsample(target, n_rows, context.task, context.seed)
