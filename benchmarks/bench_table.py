@@ -1,15 +1,18 @@
 """Set sweepml's results from ../shared/bench/run.py beside the peers' (PEERS.md), with ranks.
 
-    python benchmarks/bench_table.py benchmarks/out/bench.jsonl [--peers ../shared/bench/PEERS.md]
+    python benchmarks/bench_table.py RUN.jsonl [MORE.jsonl ...] [--peers ../shared/bench/PEERS.md]
 
 Prints a Markdown table: primary test metric (fit seconds) per tool and dataset, then the mean rank
-over all datasets and per task type (a failure ranks last; ties share the better rank).
+over all datasets and per task type (a failure ranks last; ties share the better rank). With
+several runs of a dataset (seeds, files), sweepml's cell is the median of their metrics and the
+longest of their fit times; a failed run counts as the worst.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -34,6 +37,17 @@ def read_peers(path: Path) -> tuple[list[str], dict[str, dict]]:
     return tools, rows
 
 
+def median_run(runs: list[tuple[float, float] | None], higher: bool) -> tuple[float, float] | None:
+    """The median metric of ``runs`` (a failure counts as the worst; the lower middle of an
+    even count) with the longest fit time; None when the median run failed."""
+    worst = -math.inf if higher else math.inf
+    values = sorted((run[0] if run else worst for run in runs), reverse=higher)
+    middle = values[(len(values) - 1) // 2]
+    if math.isinf(middle):
+        return None
+    return middle, max(run[1] for run in runs if run)
+
+
 def ranks(values: dict[str, tuple[float, float] | None], higher: bool) -> dict[str, float]:
     ok = {t: v[0] for t, v in values.items() if v is not None}
     order = sorted(ok, key=lambda t: -ok[t] if higher else ok[t])
@@ -50,19 +64,22 @@ def ranks(values: dict[str, tuple[float, float] | None], higher: bool) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
+    parser.add_argument("results", nargs="+")
     parser.add_argument(
         "--peers", default=str(Path(__file__).parents[1] / "../shared/bench/PEERS.md")
     )
     args = parser.parse_args()
     tools, peers = read_peers(Path(args.peers))
-    ours = {}
-    for line in Path(args.results).read_text().splitlines():
-        record = json.loads(line)
-        metric = PRIMARY[record["task"]]
-        ours[record["dataset"]] = (
-            (record[metric], record["fit_seconds"]) if metric in record else None
-        )
+    runs: dict[str, list[tuple[float, float] | None]] = {}
+    higher: dict[str, bool] = {}
+    for path in args.results:
+        for line in Path(path).read_text().splitlines():
+            record = json.loads(line)
+            metric = PRIMARY[record["task"]]
+            run = (record[metric], record["fit_seconds"]) if metric in record else None
+            runs.setdefault(record["dataset"], []).append(run)
+            higher[record["dataset"]] = metric in HIGHER_IS_BETTER
+    ours = {dataset: median_run(found, higher[dataset]) for dataset, found in runs.items()}
     all_tools = ["sweepml", *tools]
     print("| dataset | task | metric | " + " | ".join(all_tools) + " |")
     print("|---|---|---|" + "---|" * len(all_tools))

@@ -55,11 +55,11 @@ def test_a_holdout_fit_selects_its_ensemble_on_bagged_out_of_fold_predictions():
     assert model.score(X, y) > 0.9
 
 
-def test_a_boosted_pipeline_is_bagged_with_the_rounds_its_early_stopping_kept(monkeypatch):
-    import time
+def test_a_boosted_pipeline_is_bagged_with_the_rounds_its_early_stopping_kept(
+    monkeypatch, fit_context
+):
 
     from sweepml.tabular import bagging
-    from sweepml.tabular.context import FitClock, FitContext
     from sweepml.tabular.data import infer_column_types
     from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation
     from sweepml.tabular.metrics import get_metric
@@ -82,15 +82,7 @@ def test_a_boosted_pipeline_is_bagged_with_the_rounds_its_early_stopping_kept(mo
     ).default()
     trials = [TrialRecord(0, lightgbm, TrialStatus.OK, 0.2, {"fit_seconds": 0.1, "rounds": 37}),
               TrialRecord(1, linear, TrialStatus.OK, 0.3, {"fit_seconds": 0.01})]  # fmt: skip
-    context = FitContext(
-        task="classification",
-        metric=metric,
-        columns=infer_column_types(frame),
-        seed=0,
-        n_jobs=1,
-        clock=FitClock.starting(time.monotonic(), 60.0),
-        time_budget=60.0,
-    )
+    context = fit_context(frame)
     bagged_configs = []
     real_minimize = bagging.minimize
 

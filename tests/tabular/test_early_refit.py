@@ -1,8 +1,6 @@
 """After a search on a subsample (large data), a boosted pipeline's refit on all rows decides its
 rounds again by early stopping on rows it holds out: more rows carry more rounds."""
 
-import time
-
 import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
@@ -10,33 +8,27 @@ from sklearn.datasets import make_classification, make_regression
 from sweepml.tabular import estimators
 from sweepml.tabular import evaluation as evaluation_module
 from sweepml.tabular import refit as refit_module
-from sweepml.tabular.context import FitClock, FitContext
-from sweepml.tabular.data import infer_column_types
+from sweepml.tabular.context import FitClock
 from sweepml.tabular.estimators import AutoClassifier
-from sweepml.tabular.metrics import get_metric
 from sweepml.tabular.pipeline_space import pipeline_space
 from sweepml.tabular.refit import fit_config_early, refit_best
 from sweepml.trial import TrialRecord, TrialStatus
 
 
-def setup(task: str = "classification", rows: int = 3_000):
-    if task == "classification":
-        X, y = make_classification(rows, 8, n_informative=6, random_state=0)
-        metric = get_metric("log_loss", task, owner="test")
-    else:
-        X, y = make_regression(rows, 8, noise=5.0, random_state=0)
-        metric = get_metric("rmse", task, owner="test")
-    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
-    context = FitContext(
-        task=task,
-        metric=metric,
-        columns=infer_column_types(frame),
-        seed=0,
-        n_jobs=1,
-        clock=FitClock.starting(time.monotonic(), 60.0),
-        time_budget=60.0,
-    )
-    return context, frame, y
+@pytest.fixture
+def setup(fit_context):
+    """(context, frame, target) of a 3,000-row table of ``task``."""
+
+    def make(task: str = "classification"):
+        if task == "classification":
+            X, y = make_classification(3_000, 8, n_informative=6, random_state=0)
+        else:
+            X, y = make_regression(3_000, 8, noise=5.0, random_state=0)
+        frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
+        metric = "log_loss" if task == "classification" else "rmse"
+        return fit_context(frame, task, metric), frame, y
+
+    return make
 
 
 def boosted(task: str, family: str = "lightgbm", rounds: int = 20) -> dict:
@@ -46,7 +38,7 @@ def boosted(task: str, family: str = "lightgbm", rounds: int = 20) -> dict:
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_refit_trains_past_the_trials_rounds_up_to_its_cap(task):
+def test_the_refit_trains_past_the_trials_rounds_up_to_its_cap(task, setup):
     context, frame, y = setup(task)
     config = boosted(task, rounds=20)  # what a trial on a sample kept
     pipeline, refit_config = fit_config_early(
@@ -61,13 +53,13 @@ def test_the_refit_trains_past_the_trials_rounds_up_to_its_cap(task):
     assert pipeline.predict(frame).shape == (len(frame),)
 
 
-def test_the_refit_out_of_time_keeps_the_rounds_it_has():
+def test_the_refit_out_of_time_keeps_the_rounds_it_has(setup):
     context, frame, y = setup()
     _, refit_config = fit_config_early(context, boosted("classification"), frame, y, seconds=0.0)
     assert refit_config["lgbm.n_estimators"] <= 2
 
 
-def test_a_family_without_early_stopping_is_refit_as_configured():
+def test_a_family_without_early_stopping_is_refit_as_configured(setup):
     context, frame, y = setup()
     config = pipeline_space("classification", n_rows=3_000, n_features=8, models=["linear"])
     pipeline, refit_config = fit_config_early(context, config.default(), frame, y, seconds=30.0)
@@ -75,7 +67,9 @@ def test_a_family_without_early_stopping_is_refit_as_configured():
     assert pipeline.predict(frame).shape == (len(frame),)
 
 
-def test_when_the_library_refuses_the_held_out_rows_the_config_is_refit_as_given(monkeypatch):
+def test_when_the_library_refuses_the_held_out_rows_the_config_is_refit_as_given(
+    monkeypatch, setup
+):
     context, frame, y = setup()
 
     def refuse(*args, **kwargs):
@@ -88,7 +82,7 @@ def test_when_the_library_refuses_the_held_out_rows_the_config_is_refit_as_given
     assert pipeline.steps[-1][1].n_estimators == 20
 
 
-def test_refit_best_stops_early_only_after_a_search_on_a_subsample():
+def test_refit_best_stops_early_only_after_a_search_on_a_subsample(setup):
     context, frame, y = setup()
     config = boosted("classification", rounds=200)
     trial = TrialRecord(0, config, TrialStatus.OK, 0.2, {"fit_seconds": 0.1, "rounds": 20})
