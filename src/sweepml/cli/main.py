@@ -12,10 +12,10 @@ import warnings
 from collections.abc import Sequence
 
 from sweepml import __version__
-from sweepml.cli import CommandFailed, fit, in_flags, predict, report, show, tune
+from sweepml.cli import CommandFailed, fit, in_flags, predict, report, serve, show, tune
 from sweepml.exceptions import SweepmlError
 
-COMMANDS = (fit, predict, tune, show, report)
+COMMANDS = (fit, predict, serve, tune, show, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

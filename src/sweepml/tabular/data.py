@@ -23,7 +23,14 @@ from sklearn.utils.multiclass import type_of_target
 
 from sweepml.exceptions import InvalidParameterError
 
-__all__ = ["ColumnTypes", "DatetimeFeatures", "as_frame", "check_target", "infer_column_types"]
+__all__ = [
+    "ColumnTypes",
+    "DatetimeFeatures",
+    "as_frame",
+    "check_target",
+    "infer_column_types",
+    "input_schema",
+]
 
 HIGH_CARDINALITY = 30  # distinct values above which a string column is target-encoded
 
@@ -62,6 +69,35 @@ class ColumnTypes:
         return (
             self.numeric + self.boolean + self.categorical + self.high_cardinality + self.datetime
         )
+
+    def kinds(self) -> dict[str, str]:
+        """Each used column's kind: numeric, boolean, categorical (high-cardinality ones too) or
+        datetime."""
+        kinds: dict[str, str] = {}
+        for kind, names in (
+            ("numeric", self.numeric),
+            ("boolean", self.boolean),
+            ("categorical", self.categorical + self.high_cardinality),
+            ("datetime", self.datetime),
+        ):
+            kinds.update(dict.fromkeys(names, kind))
+        return kinds
+
+
+def input_schema(frame: pd.DataFrame, column_types: ColumnTypes) -> list[dict[str, Any]]:
+    """Each column of the frame a model is fit on: name, kind (``ignored`` for a dropped one),
+    dtype, and whether it held missing values. A server converts request values to these kinds
+    (``sweepml.serve``), so a request gives the predictions the same rows give in a DataFrame."""
+    kinds = column_types.kinds()
+    return [
+        {
+            "name": name,
+            "kind": kinds.get(name, "ignored"),
+            "dtype": str(frame[name].dtype),
+            "missing_at_fit": bool(frame[name].isna().any()),
+        }
+        for name in frame.columns
+    ]
 
 
 def as_frame(X: Any, *, owner: str) -> pd.DataFrame:

@@ -18,7 +18,8 @@ converted once from ``time_budget``):
 Fitted attributes: ``ensemble_`` ((weight, pipeline, config) triples, heaviest first),
 ``best_pipeline_`` / ``best_config_`` (the heaviest member), ``leaderboard_``, ``metric_``,
 ``column_types_``, ``evaluation_``, ``ensemble_evaluation_``, ``stacker_``, ``classes_``
-(classifier), ``n_features_in_``, ``feature_names_in_`` (DataFrame input), ``fit_seconds_``.
+(classifier), ``n_features_in_``, ``feature_names_in_`` (DataFrame input), ``fit_seconds_``,
+``input_schema_`` (each column's kind and dtype, for ``sweepml serve``), ``versions_``.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ from sweepml.strategies import make_strategy
 from sweepml.tabular.bagging import BAG_RESERVE
 from sweepml.tabular.components import CLASSIFICATION, REGRESSION
 from sweepml.tabular.context import FitClock, FitContext
-from sweepml.tabular.data import as_frame, check_target, infer_column_types
+from sweepml.tabular.data import as_frame, check_target, infer_column_types, input_schema
 from sweepml.tabular.ensemble import ENSEMBLE_RESERVE, build_ensemble
 from sweepml.tabular.evaluation import PipelineObjective, plan_evaluation, score_dummy
 from sweepml.tabular.export import pipeline_script
 from sweepml.tabular.leaderboard import leaderboard
 from sweepml.tabular.metrics import default_metric, get_metric
+from sweepml.tabular.model_file import checked_load, fitted_versions
 from sweepml.tabular.pipeline_space import pipeline_space
 from sweepml.tabular.predictions import prediction_store
 from sweepml.tabular.refit import EARLY_REFIT_RESERVE, refit_best
@@ -192,6 +194,8 @@ class _AutoEstimator(BaseEstimator):
             trials, self.metric_, dummy_loss=dummy_loss, ensemble=ensemble
         )
         self.target_name_ = str(y.name) if isinstance(y, pd.Series) and y.name else "target"
+        self.input_schema_ = input_schema(frame, self.column_types_)
+        self.versions_ = fitted_versions()
         self.fit_seconds_ = time.monotonic() - start
         return self
 
@@ -374,7 +378,9 @@ def load_model(path: str | Path) -> _AutoEstimator:
     if not file.is_file():
         raise InvalidParameterError(f"Model file {str(file)!r} does not exist.")
     try:
-        model = joblib.load(file)
+        model = checked_load(str(file), lambda: joblib.load(file))
+    except InvalidParameterError:
+        raise
     except Exception as exc:
         raise InvalidParameterError(
             f"{str(file)!r} is not a model saved by sweepml (loading failed: {exc})."

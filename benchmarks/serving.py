@@ -1,0 +1,196 @@
+"""Throughput and latency of ``sweepml serve`` on loopback.
+
+Two models of ``credit_data`` (``../shared/bench``'s training split): a single LightGBM pipeline
+(``max_trials=1, ensemble_size=0``: LightGBM's defaults, the first config a fit tries) and the
+ensemble a 60 s fit makes. Each is served with 1 and 2 workers; closed-loop clients (each sends
+its next request when the answer to the last one arrives; ``--client-processes`` processes with
+threads in them, so the client is not the bottleneck) send one-row and 1,000-row requests
+(``dataframe_records`` JSON) at concurrency 1, 8 and 32 for ``--seconds`` each. Printed:
+requests/s, rows/s, p50 and p99 latency, and the memory (RSS) of each worker after the runs.
+
+    python benchmarks/serving.py [--seconds 10] [--out benchmarks/results/serving.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+
+
+def credit_data() -> tuple:
+    sys.path.insert(0, str(BENCH))
+    import run as harness  # the benchmark harness's own split
+
+    _, X_train, y_train, X_test, _, _ = harness.load_split(str(BENCH / "data"), "credit_data")
+    return X_train, y_train, X_test
+
+
+def fit_models(folder: Path) -> dict[str, Path]:
+    from sweepml.tabular import AutoClassifier
+
+    X_train, y_train, _ = credit_data()
+    models = {
+        "lightgbm pipeline": AutoClassifier(max_trials=1, ensemble_size=0, n_jobs=2,
+                                            random_state=0),
+        "60 s ensemble": AutoClassifier(time_budget=60, n_jobs=2, random_state=0),
+    }  # fmt: skip
+    paths = {}
+    for name, model in models.items():
+        model.fit(X_train, y_train)
+        members = [config["model"] for _, _, config in model.ensemble_]
+        print(f"{name}: members {members}", file=sys.stderr)
+        paths[name] = model.save(folder / f"{name.replace(' ', '_')}.joblib")
+    return paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_loop(port: int, body: bytes, until: float, out: list[float]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    while time.perf_counter() < until:
+        start = time.perf_counter()
+        connection.request("POST", "/invocations", body, headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        out.append(time.perf_counter() - start)
+    connection.close()
+
+
+def client_process(port: int, body: bytes, threads: int, until: float, queue) -> None:
+    latencies: list[float] = []
+    workers = [threading.Thread(target=client_loop, args=(port, body, until, latencies))
+               for _ in range(threads)]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    queue.put(latencies)
+
+
+def load(port: int, body: bytes, concurrency: int, seconds: float, processes: int) -> list[float]:
+    """Latencies of every request ``concurrency`` closed-loop clients made in ``seconds``."""
+    processes = min(processes, concurrency)
+    shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    until = time.perf_counter() + seconds
+    started = [context.Process(target=client_process, args=(port, body, n, until, queue))
+               for n in shares]  # fmt: skip
+    for process in started:
+        process.start()
+    latencies = [x for _ in started for x in queue.get()]
+    for process in started:
+        process.join()
+    return latencies
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_pids(server: subprocess.Popen, workers: int) -> list[int]:
+    if workers == 1:
+        return [server.pid]
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def serve(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    command = [sys.executable, "-m", "sweepml.cli.main", "serve", str(model), "--port", str(port),
+               "--workers", str(workers)]  # fmt: skip
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/ping")
+            if connection.getresponse().status == 200:
+                return server, port
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--models", type=Path, help="a folder of models from an earlier run")
+    parser.add_argument("--out", type=Path, help="JSONL of the figures")
+    args = parser.parse_args()
+    folder = args.models or Path(tempfile.mkdtemp(prefix="sweepml-serving-"))
+    found = sorted(folder.glob("*.joblib"))
+    paths = {p.stem.replace("_", " "): p for p in found} if found else fit_models(folder)
+    _, _, X_test = credit_data()
+    rows = json.loads(X_test.to_json(orient="records"))
+    bodies = {n: json.dumps({"dataframe_records": (rows * 2)[:n]}).encode() for n in (1, 1000)}
+    print("| model | workers | rows/request | clients | requests/s | rows/s | p50 ms | p99 ms | "
+          "RSS MB per worker |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    records = []
+    for name, path in paths.items():
+        for workers in (1, 2):
+            server, port = serve(path, workers)
+            try:
+                for n_rows, body in bodies.items():
+                    for concurrency in (1, 8, 32):
+                        load(port, body, concurrency, 1.0, args.client_processes)  # warm up
+                        latencies = load(port, body, concurrency, args.seconds,
+                                         args.client_processes)  # fmt: skip
+                        memory = [rss_mb(pid) for pid in worker_pids(server, workers)]
+                        rss = " / ".join(f"{m:.0f}" for m in memory)
+                        figures = {
+                            "model": name, "workers": workers, "rows": n_rows,
+                            "concurrency": concurrency,
+                            "requests_per_s": len(latencies) / args.seconds,
+                            "rows_per_s": len(latencies) * n_rows / args.seconds,
+                            "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+                            "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+                            "rss_mb": memory,
+                        }  # fmt: skip
+                        records.append(figures)
+                        print(f"| {name} | {workers} | {n_rows} | {concurrency} | "
+                              f"{figures['requests_per_s']:.0f} | {figures['rows_per_s']:.0f} | "
+                              f"{figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
+                              f"{rss} |", flush=True)  # fmt: skip
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(60)
+    if args.out:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()  # fmt: skip
+        with args.out.open("a") as out:
+            for record in records:
+                out.write(json.dumps({**record, "commit": commit, "cpus": os.cpu_count()}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

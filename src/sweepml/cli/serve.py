@@ -1,0 +1,125 @@
+"""``sweepml serve MODEL``: answer prediction requests over HTTP (MLflow's scoring protocol).
+
+The model is loaded and checked before the port opens, so a bad file is a one-line error and
+exit code 2, never a server that answers 500. Under ``--workers N`` each worker process loads it
+again before it answers. SIGTERM (or Ctrl-C) drains: requests in flight finish, new connections
+are refused, the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from typing import Any
+
+from sweepml.exceptions import InvalidParameterError
+
+GRACEFUL_SECONDS = 30  # the most a drain waits for requests in flight
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="serve a model saved by `sweepml fit --model` over HTTP",
+        description="Answer POST /invocations (MLflow's JSON formats or CSV) with the model's "
+        "predictions; GET /ping, /health, /version and /metadata describe it. MODEL is a "
+        "pickle: loading it runs code from it, so serve only model files you made or trust "
+        "like code. Needs the serve extra: pip install 'sweepml[serve]'.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file from `sweepml fit --model`")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes")
+    parser.add_argument(
+        "--max-rows", type=int, default=100_000, metavar="N", help="most rows per request"
+    )
+    parser.add_argument(
+        "--max-body-mb", type=float, default=32.0, metavar="MB", help="largest request body"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="seconds a prediction may take"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    try:
+        import uvicorn
+
+        from sweepml.serve.app import (
+            ServeSettings,
+            build_app,
+            settings_environment,
+        )
+        from sweepml.serve.service import load_service
+    except ImportError as exc:
+        raise InvalidParameterError(
+            f"sweepml serve needs the serve extra ({exc.name} is not installed): "
+            f"pip install 'sweepml[serve]'."
+        ) from exc
+    settings = ServeSettings(
+        model=os.path.abspath(args.model),
+        max_rows=args.max_rows,
+        max_body_mb=args.max_body_mb,
+        timeout=args.timeout,
+    )
+    service = load_service(args.model)  # a bad file fails here, before the port opens
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": _log_config(),
+        "access_log": False,  # the app logs one line per request itself
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "lifespan": "off",
+    }
+    print(f"sweepml: serving {args.model} ({service.task}) on http://{args.host}:{args.port}",
+          flush=True)  # fmt: skip
+    # uvicorn drains on SIGTERM or Ctrl-C, then restores these handlers and raises the signal
+    # again; a drained server has done what was asked of it, so it exits 0
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _drained)
+    if args.workers == 1:
+        uvicorn.run(build_app(service, settings), **common)
+    else:
+        os.environ.update(settings_environment(settings))
+        uvicorn.run(
+            "sweepml.serve.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            **common,
+        )
+    return 0
+
+
+def _drained(signum: int, frame: Any) -> None:
+    """The signal uvicorn raises again after its drain: nothing is left to do."""
+
+
+def _check(args: argparse.Namespace) -> None:
+    problems = [
+        (not 0 <= args.port <= 65535, f"--port must be 0-65535; got {args.port}."),
+        (args.workers < 1, f"--workers must be at least 1; got {args.workers}."),
+        (args.max_rows < 1, f"--max-rows must be at least 1; got {args.max_rows}."),
+        (not args.max_body_mb > 0, f"--max-body-mb must be above 0; got {args.max_body_mb}."),
+        (not args.timeout > 0, f"--timeout must be above 0 seconds; got {args.timeout}."),
+    ]
+    for failed, message in problems:
+        if failed:
+            raise InvalidParameterError(message)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's messages and sweepml's request lines, one per line on stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(message)s"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "sweepml.serve": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -1,0 +1,138 @@
+"""A tabular model's input schema, and request rows turned into the frame the model was fit on.
+
+JSON carries numbers, strings, booleans and null; CSV carries text. The model was fit on a
+DataFrame whose columns had dtypes, so each request column is converted to its column's kind at
+fit time (numbers, booleans, categories, datetimes) before ``predict``: the same rows give the
+same predictions whether they come from a file, a DataFrame or a request. A value that cannot be
+converted, a column the model needs that is absent, or a column it does not know, is a 400 that
+names the column and the kind expected. Missing values are not errors: the pipeline imputes them
+as it did at fit time; categories unseen at fit time are encoded as they were then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from sweepml.serve.errors import RequestError
+
+__all__ = ["Column", "conform", "schema_of"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column: its name, its kind, its dtype at fit time, and whether it held missing
+    values then (a missing value in any column is imputed; this says what the data had)."""
+
+    name: str
+    kind: str
+    dtype: str
+    missing_at_fit: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def schema_of(model: Any) -> tuple[Column, ...]:
+    """The input schema of a fitted tabular estimator, in its column order. Columns dropped at
+    fit time (constant, all missing) are ``ignored``: a request may leave them out."""
+    recorded = getattr(model, "input_schema_", None)
+    if recorded is not None:
+        return tuple(Column(**column) for column in recorded)
+    kinds = model.column_types_.kinds()  # a model saved before the schema was recorded
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = [f"x{i}" for i in range(model.n_features_in_)]
+    return tuple(Column(str(n), kinds.get(str(n), "ignored"), "unknown", True) for n in names)
+
+
+def conform(rows: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
+    """``rows`` as the model's input: its columns in the model's order, each converted to its
+    kind at fit time; ignored columns may be absent (they are filled with missing values)."""
+    rows.columns = [str(c) for c in rows.columns]
+    if rows.columns.duplicated().any():
+        duplicated = sorted(set(rows.columns[rows.columns.duplicated()]))
+        raise RequestError(400, f"the request repeats columns {duplicated}.")
+    if len(rows) == 0:
+        raise RequestError(400, "the request has no rows.")
+    known = {column.name for column in schema}
+    unexpected = [c for c in rows.columns if c not in known]
+    missing = [c for c in schema if c.kind != "ignored" and c.name not in rows.columns]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append("it lacks " + ", ".join(f"{c.name!r} ({c.kind})" for c in missing))
+        if unexpected:
+            parts.append(f"the model does not know {unexpected}")
+        expected = ", ".join(f"{c.name!r} ({c.kind})" for c in schema if c.kind != "ignored")
+        raise RequestError(
+            400, f"the columns do not match the model's: {'; '.join(parts)}. Expected: {expected}."
+        )
+    out = {}
+    for column in schema:
+        if column.name not in rows.columns:
+            out[column.name] = pd.Series(np.nan, index=rows.index)
+        else:
+            out[column.name] = _converted(rows[column.name], column)
+    return pd.DataFrame(out, index=rows.index).reset_index(drop=True)
+
+
+def _converted(values: pd.Series, column: Column) -> pd.Series:
+    """``values`` in ``column``'s kind at fit time, or a 400 naming the first bad value."""
+    present = values.notna()
+    if column.kind == "numeric":
+        if ptypes.is_bool_dtype(values) or not ptypes.is_numeric_dtype(values):
+            numbers = pd.to_numeric(
+                values.map(lambda v: np.nan if isinstance(v, bool) else v), errors="coerce"
+            )
+            _check(values, present & numbers.isna(), column, "numbers")
+            values = numbers
+        return values.astype("float64")
+    if column.kind == "boolean":
+        mapped = values.map(_as_bool)
+        _check(values, present & mapped.isna(), column, "true or false")
+        return mapped.astype(bool) if not mapped.isna().any() else mapped
+    if column.kind == "datetime":
+        tz = _timezone(column)
+        parsed = pd.to_datetime(values, errors="coerce", utc=tz is not None, format="mixed")
+        _check(values, present & parsed.isna(), column, "dates or times")
+        return parsed.dt.tz_convert(tz) if tz is not None else parsed
+    if column.kind == "categorical":
+        if column.dtype in ("object", "str", "string") and not ptypes.is_object_dtype(values):
+            return values.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
+        if column.dtype in ("object", "str", "string"):
+            return values.map(lambda v: v if pd.isna(v) or isinstance(v, str) else str(v))
+        return values
+    return values
+
+
+def _as_bool(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def _check(values: pd.Series, bad: pd.Series, column: Column, expected: str) -> None:
+    if bool(bad.any()):
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise RequestError(
+            400,
+            f"column {column.name!r} ({column.kind}) expects {expected}; row {row} has "
+            f"{values.iloc[row]!r}.",
+        )
+
+
+def _timezone(column: Column) -> Any:
+    """The time zone of a datetime column at fit time (None: naive, or not recorded)."""
+    try:
+        return getattr(pd.api.types.pandas_dtype(column.dtype), "tz", None)
+    except TypeError:
+        return None
