@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -25,11 +26,12 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+@dataclass
 class Invocation:
     """A parsed request: its rows, and whether it asks for class probabilities."""
 
-    def __init__(self, rows: pd.DataFrame, *, proba: bool) -> None:
-        self.rows, self.proba = rows, proba
+    rows: pd.DataFrame
+    proba: bool = False
 
 
 def parse_invocation(

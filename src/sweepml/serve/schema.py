@@ -101,12 +101,9 @@ def _converted(values: pd.Series, column: Column) -> pd.Series:
         parsed = pd.to_datetime(values, errors="coerce", utc=tz is not None, format="mixed")
         _check(values, present & parsed.isna(), column, "dates or times")
         return parsed.dt.tz_convert(tz) if tz is not None else parsed
-    if column.kind == "categorical":
-        if column.dtype in ("object", "str", "string") and not ptypes.is_object_dtype(values):
-            return values.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
-        if column.dtype in ("object", "str", "string"):
-            return values.map(lambda v: v if pd.isna(v) or isinstance(v, str) else str(v))
-        return values
+    if column.kind == "categorical" and column.dtype in ("object", "str", "string"):
+        as_text = values.map(lambda v: v if pd.isna(v) or isinstance(v, str) else str(v))
+        return as_text.astype(object)
     return values
 
 

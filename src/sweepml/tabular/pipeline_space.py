@@ -8,12 +8,12 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from sweepml.exceptions import InvalidParameterError
-from sweepml.space import Choice, Space
+from sweepml.space import Choice, Int, Space
 from sweepml.tabular.components import MODELS
 from sweepml.tabular.components.preprocessing import build_preprocessor, preprocessing_params
 from sweepml.tabular.data import ColumnTypes
 
-__all__ = ["build_pipeline", "pipeline_space"]
+__all__ = ["build_pipeline", "pipeline_space", "with_most_rounds"]
 
 
 def pipeline_space(
@@ -36,6 +36,16 @@ def pipeline_space(
         if MODELS[name].max_rows is None or n_rows <= (MODELS[name].max_rows or 0)
     }
     return Space({"model": Choice(allowed), **preprocessing_params(n_rows, n_features)})
+
+
+def with_most_rounds(config: dict[str, Any], space: Space, *, scale: float = 1.0) -> dict[str, Any]:
+    """``config`` with its boosting rounds at ``space``'s upper bound times ``scale`` (at least
+    1); ``config`` itself when its family has no rounds to set."""
+    rounds_param = MODELS[config["model"]].rounds_param
+    rounds = space.all_params.get(rounds_param) if rounds_param else None
+    if not isinstance(rounds, Int) or rounds_param not in config:
+        return config
+    return {**config, rounds_param: int(rounds.high * max(scale, 1.0))}
 
 
 def build_pipeline(

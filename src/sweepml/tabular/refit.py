@@ -28,7 +28,6 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from sweepml._procfs import idle_cpus
-from sweepml.space import Int
 from sweepml.tabular.components import CLASSIFICATION, MODELS
 from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
 from sweepml.tabular.evaluation import (
@@ -38,7 +37,7 @@ from sweepml.tabular.evaluation import (
     is_partial,
     split_rows,
 )
-from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space
+from sweepml.tabular.pipeline_space import build_pipeline, pipeline_space, with_most_rounds
 from sweepml.trial import TrialRecord, TrialStatus
 
 __all__ = [
@@ -172,8 +171,8 @@ def fit_config_early(
         context.task, n_rows=len(frame), n_features=frame.shape[1], models=[family]
     )
     rounds_param = component.rounds_param
-    most = space.all_params.get(rounds_param) if rounds_param else None
-    if component.fit_early is None or rounds_param is None or not isinstance(most, Int):
+    grown = with_most_rounds(config, space, scale=rows_per_trial_row)
+    if component.fit_early is None or rounds_param is None or grown is config:
         return fit_config(context, config, frame, target, threads), config
     stratify = target if context.task == CLASSIFICATION else None
     fit, held_out = (
@@ -182,7 +181,6 @@ def fit_config_early(
             np.arange(len(frame)), stratify, context.seed, test_size=ROUNDS_HOLDOUT
         )
     )
-    grown = {**config, rounds_param: int(most.high * max(rows_per_trial_row, 1.0))}
     pipeline = _driver_pipeline(context, grown, threads)
     start = time.monotonic()
     try:

@@ -19,12 +19,11 @@ from typing import Any
 from sweepml.callbacks import SearchCallback
 from sweepml.execution import LocalExecutor
 from sweepml.search import minimize
-from sweepml.space import Int, Space
+from sweepml.space import Space
 from sweepml.strategies import ASHA, Warmstart
-from sweepml.tabular.components import MODELS
 from sweepml.tabular.context import SEARCH_MARGIN, FitClock, FitContext
 from sweepml.tabular.evaluation import PipelineObjective, is_partial
-from sweepml.tabular.pipeline_space import pipeline_space
+from sweepml.tabular.pipeline_space import pipeline_space, with_most_rounds
 from sweepml.tabular.portfolio import family_default, portfolio_configs
 from sweepml.tabular.progress import FitProgress
 from sweepml.tabular.refit import rank_key, refit_seconds
@@ -95,7 +94,7 @@ def warm_start_configs(
     def defaults(name: str) -> list[dict[str, Any]]:
         hand_set = pipeline_space(task, n_rows=n_rows, n_features=n_features, models=[name])
         configs = [hand_set.default(), family_default(task, name, space)]
-        return [_most_rounds(c, space) if stops_early else c for c in configs if c is not None]
+        return [with_most_rounds(c, space) if stops_early else c for c in configs if c is not None]
 
     families: list[str] = list(space["model"].options)  # type: ignore[union-attr]
     warm: list[dict[str, Any]] = defaults("lightgbm")[:1] if "lightgbm" in families else []
@@ -106,15 +105,6 @@ def warm_start_configs(
         if config not in warm:
             warm.append(config)
     return warm
-
-
-def _most_rounds(config: dict[str, Any], space: Space) -> dict[str, Any]:
-    """``config`` with its boosting rounds at the space's upper bound."""
-    rounds_param = MODELS[config["model"]].rounds_param
-    rounds = space.all_params.get(rounds_param) if rounds_param else None
-    if not isinstance(rounds, Int) or rounds_param not in config:
-        return config
-    return {**config, rounds_param: rounds.high}
 
 
 def trial_executor(n_jobs: int) -> LocalExecutor:
