@@ -308,6 +308,33 @@ def test_resume_without_seed_reuses_the_recorded_seed(tmp_path):
     assert ran == sorted(json.dumps(c, sort_keys=True) for c in expected._configs)
 
 
+def test_a_ctrl_c_swallowed_in_the_driver_still_stops_the_search(tmp_path):
+    """Python prints and drops a KeyboardInterrupt raised inside an at-fork handler (logging's
+    lock release runs at every fork of a trial): the search must still stop at its next turn."""
+
+    class SwallowCtrlCOnThirdTrial(sweepml.SearchCallback):
+        def __init__(self):
+            self.ended = 0
+
+        def on_trial_end(self, study, record):
+            self.ended += 1
+            if self.ended == 3:
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                    time.sleep(0.5)  # the handler runs here, at the latest
+                except KeyboardInterrupt:
+                    pass  # lost, as the interpreter loses it in a callback it ignores
+
+    db = tmp_path / "s.db"
+    with pytest.raises(KeyboardInterrupt):
+        sweepml.minimize(quadratic, SPACE, n_trials=50, seed=0, storage=db,
+                         callbacks=[SwallowCtrlCOnThirdTrial()])  # fmt: skip
+    statuses = [t.status for t in sweepml.load_study(db).trials]
+    assert 3 <= statuses.count(TrialStatus.OK) < 50
+    assert TrialStatus.RUNNING not in statuses
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+
+
 def test_callbacks_see_every_trial_and_can_stop_the_search():
     class StopAfterThree(sweepml.SearchCallback):
         def __init__(self):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sweepml._interrupts import CtrlC, remembered_ctrl_c
 from sweepml._progress import ProgressDisplay
 from sweepml._validation import check_bool, check_float, check_int
 from sweepml.callbacks import SearchCallback
@@ -476,7 +477,6 @@ class _SearchLoop:
                 logger.warning("Could not record the end of this search: %s", exc)
 
     def _loop(self, show_progress: bool | None) -> None:
-        assert self.heartbeat is not None
         start = time.monotonic()
         deadline = None if self.budget.time_budget is None else start + self.budget.time_budget
         self.executor.deadline = deadline
@@ -486,10 +486,16 @@ class _SearchLoop:
             time_budget=self.budget.time_budget,
             label=self.study.name,
         )
+        with remembered_ctrl_c() as ctrl_c:
+            self._run_trials(ctrl_c, deadline, progress)
+
+    def _run_trials(self, ctrl_c: CtrlC, deadline: float | None, progress: ProgressDisplay) -> None:
+        assert self.heartbeat is not None
         self.executor.start(self.runner)
         self.n_workers = self.executor.n_workers  # a cluster reports how many trials it runs
         try:
             while True:
+                ctrl_c.check()  # a Ctrl-C swallowed mid-fork still stops the search
                 if any(callback.should_stop(self.study) for callback in self.callbacks):
                     self._cancel("Cancelled: a callback stopped the search.")
                     break
