@@ -20,6 +20,10 @@ from sweepml.tabular import AutoClassifier  # noqa: E402
 
 def call(app, method: str, path: str, body: bytes = b"", content_type: str = ""):
     """One request through the ASGI interface, as a server would make it."""
+    return asyncio.run(call_async(app, method, path, body, content_type))
+
+
+async def call_async(app, method: str, path: str, body: bytes = b"", content_type: str = ""):
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -35,9 +39,30 @@ def call(app, method: str, path: str, body: bytes = b"", content_type: str = "")
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     status = sent[0]["status"]
     return status, json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+def together(app, bodies: list[bytes]) -> list:
+    """The answers to ``bodies`` sent at the same moment."""
+
+    async def all_at_once():
+        requests = [call_async(app, "POST", "/invocations", b, "application/json") for b in bodies]
+        return await asyncio.gather(*requests)
+
+    return asyncio.run(all_at_once())
+
+
+class Counting(TabularService):
+    """Counts the model calls, each slow enough that the next requests queue up behind it."""
+
+    calls: list[int]
+
+    def outputs(self, frame):
+        self.calls.append(len(frame))
+        time.sleep(0.05)
+        return super().outputs(frame)
 
 
 class Slow(TabularService):
@@ -85,3 +110,48 @@ def test_a_model_saved_before_the_schema_was_recorded_is_served_by_its_kinds(mod
     assert status == 200 and answer["predictions"] == expected
     status, meta = call(app, "GET", "/metadata")
     assert [c["kind"] for c in meta["input_schema"]] == ["numeric", "categorical"]
+
+
+def records(rows: list[dict], **params) -> bytes:
+    return json.dumps(
+        {"dataframe_records": rows, **({"params": params} if params else {})}
+    ).encode()
+
+
+ROWS = [{"a": a, "b": b} for a, b in zip(range(0, 40, 3), "xyxyxxyyxyxyxy")]
+
+
+def test_requests_arriving_together_share_model_calls_and_get_their_own_answers(model):
+    service = Counting(model, "m.joblib")
+    service.calls = []
+    app = build_app(service, ServeSettings("m.joblib"))
+    bodies = [records([row]) for row in ROWS[:8]] + [records(ROWS[8:11], proba=True)]
+    answers = together(app, bodies)
+    assert all(status == 200 for status, _ in answers)
+    assert len(service.calls) < len(bodies) and sum(service.calls) == 11
+    expected = model.predict(pd.DataFrame(ROWS[:8])).tolist()
+    assert [answer["predictions"][0] for _, answer in answers[:8]] == expected
+    probabilities = model.predict_proba(pd.DataFrame(ROWS[8:11]))
+    given = answers[8][1]["predictions"]
+    assert [[row[str(c)] for c in model.classes_] for row in given] == probabilities.tolist()
+
+
+def test_a_bad_request_in_a_batch_gets_its_400_and_the_others_their_predictions(model):
+    service = Counting(model, "m.joblib")
+    service.calls = []
+    app = build_app(service, ServeSettings("m.joblib"))
+    bad = records([{"a": "many", "b": "x"}])
+    answers = together(app, [records([ROWS[0]]), records([ROWS[1]]), bad, records([ROWS[2]])])
+    assert [status for status, _ in answers] == [200, 200, 400, 200]
+    assert "column 'a' (numeric) expects numbers; row 0 has 'many'" in answers[2][1]["message"]
+    expected = model.predict(pd.DataFrame([ROWS[0], ROWS[1], ROWS[2]])).tolist()
+    assert [answers[i][1]["predictions"][0] for i in (0, 1, 3)] == expected
+
+
+def test_max_batch_rows_caps_the_rows_of_one_model_call(model):
+    service = Counting(model, "m.joblib")
+    service.calls = []
+    app = build_app(service, ServeSettings("m.joblib", max_batch_rows=2))
+    answers = together(app, [records([row]) for row in ROWS[:7]] + [records(ROWS[:5])])
+    assert all(status == 200 for status, _ in answers)
+    assert max(service.calls) <= 5 and sorted(service.calls)[:-1] == [1] + [2] * 3

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -281,6 +282,27 @@ def test_two_workers_each_load_the_model_and_answer(model_file):
     assert code == 0
 
 
+def test_many_clients_at_once_each_get_the_predictions_of_their_own_rows(server, model_file):
+    """Requests that arrive together are predicted in shared model calls; each answer is still
+    ``model.predict`` of its own rows, whatever arrived beside it."""
+    model = joblib.load(model_file)
+    frame = rows(60)
+    pieces = [frame.iloc[i : i + 1 + i % 3] for i in range(0, 60, 3)]  # 1, 2 or 3 rows each
+    answers: dict[int, tuple[int, dict]] = {}
+
+    def send(i: int) -> None:
+        answers[i] = server.post({"dataframe_records": as_json(pieces[i])})
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(pieces))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, piece in enumerate(pieces):
+        status, answer = answers[i]
+        assert status == 200 and answer["predictions"] == model.predict(piece).tolist()
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "sweepml.cli.main", "serve", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -312,7 +334,8 @@ def test_a_bad_model_file_is_one_line_before_the_port_opens(tmp_path, model_file
     [(["--workers", "0"], "--workers must be at least 1"),
      (["--port", "70000"], "--port must be 0-65535"),
      (["--timeout", "0"], "--timeout must be above 0"),
-     (["--max-rows", "0"], "--max-rows must be at least 1")],
+     (["--max-rows", "0"], "--max-rows must be at least 1"),
+     (["--max-batch-rows", "0"], "--max-batch-rows must be at least 1")],
 )  # fmt: skip
 def test_bad_flags_are_named(model_file, flags, words):
     result = run_cli(str(model_file), *flags)

@@ -40,6 +40,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=60.0, metavar="S", help="seconds a prediction may take"
     )
+    parser.add_argument(
+        "--max-batch-rows",
+        type=int,
+        default=1_000,
+        metavar="N",
+        help="most rows one model call takes from requests that arrive together (1: no "
+        "batching; a larger request is predicted alone)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         max_rows=args.max_rows,
         max_body_mb=args.max_body_mb,
         timeout=args.timeout,
+        max_batch_rows=args.max_batch_rows,
     )
     service = load_service(args.model)  # a bad file fails here, before the port opens
     common: dict[str, Any] = {
@@ -104,6 +113,10 @@ def _check(args: argparse.Namespace) -> None:
         (args.max_rows < 1, f"--max-rows must be at least 1; got {args.max_rows}."),
         (not args.max_body_mb > 0, f"--max-body-mb must be above 0; got {args.max_body_mb}."),
         (not args.timeout > 0, f"--timeout must be above 0 seconds; got {args.timeout}."),
+        (
+            args.max_batch_rows < 1,
+            f"--max-batch-rows must be at least 1; got {args.max_batch_rows}.",
+        ),
     ]
     for failed, message in problems:
         if failed:

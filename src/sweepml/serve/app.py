@@ -27,8 +27,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sweepml import __version__
+from sweepml.serve.batching import Batcher
 from sweepml.serve.errors import ERROR_CODES, RequestError
-from sweepml.serve.protocol import parse_invocation
+from sweepml.serve.protocol import Invocation, parse_invocation
+from sweepml.serve.schema import check_columns
 from sweepml.serve.service import TabularService, load_service
 
 __all__ = ["ServeSettings", "app_from_environment", "build_app"]
@@ -36,16 +38,19 @@ __all__ = ["ServeSettings", "app_from_environment", "build_app"]
 logger = logging.getLogger("sweepml.serve")
 
 SETTINGS_VARIABLE = "SWEEPML_SERVE_SETTINGS"  # how `--workers N` hands the settings to workers
+INLINE_PARSE_BYTES = 64 * 1024  # bodies up to this size are parsed on the event loop
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """What a worker needs: the model file and the request limits."""
+    """What a worker needs: the model file, the request limits, and the most rows one model
+    call takes from requests that arrive together (1: each request alone)."""
 
     model: str
     max_rows: int = 100_000
     max_body_mb: float = 32.0
     timeout: float = 60.0
+    max_batch_rows: int = 1_000
 
     @property
     def max_body_bytes(self) -> int:
@@ -54,6 +59,7 @@ class ServeSettings:
 
 def build_app(service: TabularService, settings: ServeSettings) -> ASGIApp:
     """The application serving ``service`` (its model already loaded) under ``settings``."""
+    batcher = Batcher(service, settings.max_batch_rows)
 
     async def invocations(request: Request) -> Response:
         return await _guarded(request, predict(request))
@@ -62,21 +68,25 @@ def build_app(service: TabularService, settings: ServeSettings) -> ASGIApp:
         body = await _body(request, settings.max_body_bytes)
         content_type = request.headers.get("content-type")
         query = dict(request.query_params)
-        state = request.state
 
-        def answer() -> dict[str, Any]:  # in a thread: parsing a large body blocks too
+        def parsed() -> Invocation:
             invocation = parse_invocation(body, content_type, query, service.columns)
-            state.rows = rows = len(invocation.rows)
+            request.state.rows = rows = len(invocation.rows)
             if rows > settings.max_rows:
                 raise RequestError(
                     413,
                     f"the request has {rows} rows; this server takes at most "
                     f"{settings.max_rows} per request (--max-rows).",
                 )
-            return service.predict(invocation)
+            check_columns(invocation.rows, service.schema)
+            return invocation
 
         try:
-            return _json(await asyncio.wait_for(run_in_threadpool(answer), settings.timeout))
+            async with asyncio.timeout(settings.timeout):
+                # a small body parses faster than a thread starts; a large one would block others
+                small = len(body) <= INLINE_PARSE_BYTES
+                invocation = parsed() if small else await run_in_threadpool(parsed)
+                return _json(await batcher.predict(invocation))
         except TimeoutError as exc:
             raise RequestError(
                 504, f"the prediction took longer than {settings.timeout:g} s (--timeout)."

@@ -20,7 +20,7 @@ from pandas.api import types as ptypes
 
 from sweepml.serve.errors import RequestError
 
-__all__ = ["Column", "conform", "schema_of"]
+__all__ = ["Column", "check_columns", "conform", "schema_of"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,20 @@ def schema_of(model: Any) -> tuple[Column, ...]:
 def conform(rows: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
     """``rows`` as the model's input: its columns in the model's order, each converted to its
     kind at fit time; ignored columns may be absent (they are filled with missing values)."""
+    check_columns(rows, schema)
+    rows.index = pd.RangeIndex(len(rows))  # the converted columns line up by position
+    empty = np.full(len(rows), np.nan)
+    converted = {
+        column.name: _converted(rows[column.name], column) if column.name in rows else empty
+        for column in schema
+    }
+    return pd.DataFrame(converted)  # numpy arrays: one copy, a fresh RangeIndex
+
+
+def check_columns(rows: pd.DataFrame, schema: tuple[Column, ...]) -> None:
+    """A 400 unless ``rows`` has rows and exactly the model's columns (in any order; ignored
+    ones may be left out). Names become strings, as at fit time. Cheap: the server checks each
+    request before it joins others in one model call."""
     rows.columns = [str(c) for c in rows.columns]
     if rows.columns.duplicated().any():
         duplicated = sorted(set(rows.columns[rows.columns.duplicated()]))
@@ -72,39 +86,37 @@ def conform(rows: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
         raise RequestError(
             400, f"the columns do not match the model's: {'; '.join(parts)}. Expected: {expected}."
         )
-    out = {}
-    for column in schema:
-        if column.name not in rows.columns:
-            out[column.name] = pd.Series(np.nan, index=rows.index)
-        else:
-            out[column.name] = _converted(rows[column.name], column)
-    return pd.DataFrame(out, index=rows.index).reset_index(drop=True)
 
 
-def _converted(values: pd.Series, column: Column) -> pd.Series:
-    """``values`` in ``column``'s kind at fit time, or a 400 naming the first bad value."""
-    present = values.notna()
+def _converted(values: pd.Series, column: Column) -> Any:
+    """``values`` in ``column``'s kind at fit time, or a 400 naming the first bad value. The
+    common cases (numbers given as numbers, text as text) are one numpy conversion each: a
+    request's rows are often one, and pandas' per-Series work would cost more than the model."""
     if column.kind == "numeric":
-        if ptypes.is_bool_dtype(values) or not ptypes.is_numeric_dtype(values):
-            numbers = pd.to_numeric(
-                values.map(lambda v: np.nan if isinstance(v, bool) else v), errors="coerce"
-            )
-            _check(values, present & numbers.isna(), column, "numbers")
-            values = numbers
-        return values.astype("float64")
+        if ptypes.is_numeric_dtype(values) and not ptypes.is_bool_dtype(values):
+            return values.to_numpy(dtype="float64", na_value=np.nan)
+        present = values.notna()
+        numbers = pd.to_numeric(
+            values.map(lambda v: np.nan if isinstance(v, bool) else v), errors="coerce"
+        )
+        _check(values, present & numbers.isna(), column, "numbers")
+        return numbers.to_numpy(dtype="float64", na_value=np.nan)
     if column.kind == "boolean":
         mapped = values.map(_as_bool)
-        _check(values, present & mapped.isna(), column, "true or false")
+        _check(values, values.notna() & mapped.isna(), column, "true or false")
         return mapped.astype(bool) if not mapped.isna().any() else mapped
     if column.kind == "datetime":
         tz = _timezone(column)
         parsed = pd.to_datetime(values, errors="coerce", utc=tz is not None, format="mixed")
-        _check(values, present & parsed.isna(), column, "dates or times")
+        _check(values, values.notna() & parsed.isna(), column, "dates or times")
         return parsed.dt.tz_convert(tz) if tz is not None else parsed
     if column.kind == "categorical" and column.dtype in ("object", "str", "string"):
-        as_text = values.map(lambda v: v if pd.isna(v) or isinstance(v, str) else str(v))
-        return as_text.astype(object)
-    return values
+        text = values.to_numpy(dtype=object)
+        odd = [i for i, v in enumerate(text) if not isinstance(v, str) and not pd.isna(v)]
+        for i in odd:
+            text[i] = str(text[i])
+        return text
+    return values.to_numpy()
 
 
 def _as_bool(value: Any) -> Any:

@@ -49,14 +49,27 @@ class TabularService:
     def predict(self, invocation: Invocation) -> dict[str, Any]:
         """``{"predictions": [...]}``: labels or values, or with ``proba`` one
         ``{class: probability}`` object per row."""
-        frame = conform(invocation.rows, self.schema)
-        if invocation.proba:
-            if self.classes is None:
+        return self.answer(self.outputs(conform(invocation.rows, self.schema)), invocation.proba)
+
+    def outputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """What one model call gives for conformed rows: a classifier's class probabilities
+        (both answers derive from them), or a regressor's values."""
+        if self.classes is not None:
+            return np.asarray(self.model.predict_proba(frame))
+        return np.asarray(self.model.predict(frame))
+
+    def answer(self, outputs: np.ndarray, proba: bool) -> dict[str, Any]:
+        """The response body for ``outputs`` of one request's rows. A label is the most probable
+        class, as ``model.predict`` decides it."""
+        if self.classes is None:
+            if proba:
                 raise RequestError(400, "proba=true needs a classifier; this model is a regressor.")
-            probabilities = self.model.predict_proba(frame)
+            return {"predictions": [_json_value(v) for v in outputs]}
+        if proba:
             names = [_json_key(c) for c in self.classes]
-            return {"predictions": [dict(zip(names, map(float, row))) for row in probabilities]}
-        return {"predictions": [_json_value(v) for v in np.asarray(self.model.predict(frame))]}
+            return {"predictions": [dict(zip(names, map(float, row))) for row in outputs]}
+        labels = self.classes[np.argmax(outputs, axis=1)]
+        return {"predictions": [_json_value(v) for v in labels]}
 
     def metadata(self) -> dict[str, Any]:
         """The task, target, classes, input schema, metric and validation score, the leaderboard's

@@ -132,16 +132,18 @@ def as_frame(X: Any, *, owner: str) -> pd.DataFrame:
     duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
     if duplicated:
         raise InvalidParameterError(f"{owner}: X has duplicated column names {duplicated}.")
-    for name in [c for c in frame.columns if ptypes.is_object_dtype(frame[c])]:
+    dtypes = list(zip(frame.columns, frame.dtypes))  # not frame[c]: a one-row predict pays it
+    for name in [c for c, dtype in dtypes if ptypes.is_object_dtype(dtype)]:
         odd = {type(v).__name__ for v in frame[name] if not _is_scalar_cell(v)}
         if odd:
             raise InvalidParameterError(
                 f"{owner}: column {name!r} holds {sorted(odd)} values; each cell's argument "
                 f"must be a string or a number (or missing)."
             )
-    numeric = frame.select_dtypes(include="number")
-    if not numeric.empty:
-        infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(float)).any()]
+    floats = [c for c, dtype in dtypes if ptypes.is_float_dtype(dtype)]  # others hold no inf
+    if floats:
+        values = frame[floats].to_numpy(dtype=float, na_value=np.nan)
+        infinite = [c for c, inf in zip(floats, np.isinf(values).any(axis=0)) if inf]
         if infinite:
             raise InvalidParameterError(
                 f"{owner}: X has infinite values in columns {infinite}; replace them with NaN "

@@ -306,7 +306,7 @@ class _AutoEstimator(BaseEstimator):
                     UserWarning,
                     stacklevel=3,
                 )
-            return frame[expected]
+            return frame if list(frame.columns) == expected else frame[expected]
         if frame.shape[1] != self.n_features_in_:
             raise InvalidParameterError(
                 f"{owner}: X has {frame.shape[1]} features, but {type(self).__name__} is "
