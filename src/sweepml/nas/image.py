@@ -58,7 +58,7 @@ _FIDELITY: dict[str, type[Strategy]] = {
     "asha": ASHA,
     "successive_halving": SuccessiveHalving,
 }
-_FORMATS = ("onnx", "pt2")
+_FORMATS = ("onnx", "pt2", "mlflow")
 
 
 class ImageClassifier:
@@ -399,6 +399,8 @@ class ImageClassifier:
         ``model.onnx`` (``format="onnx"``, any batch size; needs ``sweepml[nas-export]``) or
         ``model.pt2`` (``format="pt2"``, ``torch.export``). TorchScript is deprecated in PyTorch
         and cannot script these networks' module lists, so it is not offered.
+        ``format="mlflow"`` writes an MLflow pyfunc model folder instead (images in, labels or
+        probabilities out; needs ``sweepml[mlflow]``).
 
         The exported graph takes standardized images; ``architecture.json`` has the mean and
         standard deviation per channel.
@@ -407,11 +409,12 @@ class ImageClassifier:
         if format not in _FORMATS:
             raise param_error("ImageClassifier.export", "format", f"one of {list(_FORMATS)}",
                               format)  # fmt: skip
-        root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
+        if format == "mlflow":
+            from sweepml.integrations import mlflow_saver
+
+            return mlflow_saver("save_image_model")(self, directory)  # type: ignore[no-any-return]
+        root = self.save_weights(directory)
         model = self.model_.to("cpu").eval()
-        torch.save(model.state_dict(), root / "weights.pt")
-        (root / "architecture.json").write_text(json.dumps(self._description(), indent=2))
         example = torch.zeros(2, *self.input_shape_)
         if format == "pt2":
             batch = torch.export.Dim("batch")
@@ -438,6 +441,16 @@ class ImageClassifier:
                                   external_data=False, verbose=False)  # fmt: skip
         finally:
             exporter_log.setLevel(level)
+        return root
+
+    def save_weights(self, directory: str | Path) -> Path:
+        """Write ``weights.pt`` and ``architecture.json`` to ``directory``: what
+        ``ImageClassifier.load`` reads back."""
+        self._check_fitted()
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model_.to("cpu").eval().state_dict(), root / "weights.pt")
+        (root / "architecture.json").write_text(json.dumps(self._description(), indent=2))
         return root
 
     def _description(self) -> dict[str, Any]:

@@ -25,13 +25,15 @@ __all__ = ["Column", "check_columns", "conform", "schema_of"]
 
 @dataclass(frozen=True)
 class Column:
-    """One input column: its name, its kind, its dtype at fit time, and whether it held missing
-    values then (a missing value in any column is imputed; this says what the data had)."""
+    """One input column: its name, its kind, its dtype at fit time, whether it held missing
+    values then (a missing value in any column is imputed; this says what the data had), and a
+    typical value (None in models saved before it was recorded)."""
 
     name: str
     kind: str
     dtype: str
     missing_at_fit: bool
+    example: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

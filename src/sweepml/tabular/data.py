@@ -30,6 +30,7 @@ __all__ = [
     "check_target",
     "infer_column_types",
     "input_schema",
+    "typical_value",
 ]
 
 HIGH_CARDINALITY = 30  # distinct values above which a string column is target-encoded
@@ -86,8 +87,9 @@ class ColumnTypes:
 
 def input_schema(frame: pd.DataFrame, column_types: ColumnTypes) -> list[dict[str, Any]]:
     """Each column of the frame a model is fit on: name, kind (``ignored`` for a dropped one),
-    dtype, and whether it held missing values. A server converts request values to these kinds
-    (``sweepml.serve``), so a request gives the predictions the same rows give in a DataFrame."""
+    dtype, whether it held missing values, and a typical value. A server converts request values
+    to these kinds (``sweepml.serve``), so a request gives the predictions the same rows give in
+    a DataFrame; the typical values make an example row that is no row of the training data."""
     kinds = column_types.kinds()
     return [
         {
@@ -95,9 +97,27 @@ def input_schema(frame: pd.DataFrame, column_types: ColumnTypes) -> list[dict[st
             "kind": kinds.get(name, "ignored"),
             "dtype": str(frame[name].dtype),
             "missing_at_fit": bool(frame[name].isna().any()),
+            "example": typical_value(frame[name], kinds.get(name, "ignored")),
         }
         for name in frame.columns
     ]
+
+
+def typical_value(values: pd.Series, kind: str) -> Any:
+    """A JSON value standing for the column: the median of numbers and dates, the most frequent
+    of the rest; None when the column is all missing or dropped."""
+    present = values.dropna()
+    if kind == "ignored" or present.empty:
+        return None
+    if kind == "numeric":
+        return float(present.astype(float).median())
+    if kind == "datetime":
+        dates = pd.to_datetime(present, errors="coerce", format="mixed").dropna().sort_values()
+        return None if dates.empty else pd.Timestamp(dates.iloc[len(dates) // 2]).isoformat()
+    value = present.mode().iloc[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if isinstance(value, str | bool | int | float) else str(value)
 
 
 def as_frame(X: Any, *, owner: str) -> pd.DataFrame:

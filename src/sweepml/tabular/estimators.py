@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from sweepml._validation import check_bool, check_float, check_int
+from sweepml._validation import check_bool, check_float, check_int, param_error
 from sweepml.exceptions import InvalidParameterError
 from sweepml.strategies import make_strategy
 from sweepml.tabular.bagging import BAG_RESERVE
@@ -250,9 +250,20 @@ class _AutoEstimator(BaseEstimator):
         self.classes_ = self._labels.classes_
         return self._labels.transform(target), len(self.classes_)
 
-    def export(self, path: str | Path) -> Path:
-        """Write a standalone Python script that refits the winning pipeline and predicts."""
+    def export(self, path: str | Path, *, format: str = "script") -> Path:
+        """Write the model out: ``format="script"``, a standalone Python script that refits the
+        winning pipeline and predicts; ``format="mlflow"``, an MLflow pyfunc model folder (with
+        signature and input example) that ``mlflow.pyfunc.load_model`` loads and ``mlflow
+        models serve`` serves (needs ``sweepml[mlflow]``)."""
         check_is_fitted(self, "best_pipeline_")
+        if format == "mlflow":
+            from sweepml.integrations import mlflow_saver
+
+            return mlflow_saver("save_tabular_model")(self, path)
+        if format != "script":
+            raise param_error(
+                f"{type(self).__name__}.export", "format", "'script' or 'mlflow'", format
+            )
         board = self.leaderboard_
         same = board[board["config"].apply(lambda config: config == self.best_config_)]
         scored = (
