@@ -6,9 +6,11 @@ ensemble a 60 s fit makes. Each is served with 1 and 2 workers; closed-loop clie
 its next request when the answer to the last one arrives; ``--client-processes`` processes with
 threads in them, so the client is not the bottleneck) send one-row and 1,000-row requests
 (``dataframe_records`` JSON) at concurrency 1, 8 and 32 for ``--seconds`` each. Printed:
-requests/s, rows/s, p50 and p99 latency, and the memory (RSS) of each worker after the runs.
+requests/s, rows/s, p50 and p99 latency, and the memory (RSS) of each process after the runs.
+With ``--mlflow`` the same loads go to ``mlflow models serve`` (MLflow's FastAPI scoring server,
+``--env-manager local``) on the same models exported with ``format="mlflow"``.
 
-    python benchmarks/serving.py [--seconds 10] [--out benchmarks/results/serving.jsonl]
+    python benchmarks/serving.py [--seconds 10] [--mlflow] [--out benchmarks/results/serving.jsonl]
 """
 
 from __future__ import annotations
@@ -114,18 +116,32 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def worker_pids(server: subprocess.Popen, workers: int) -> list[int]:
-    if workers == 1:
-        return [server.pid]
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
 def serve(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     command = [sys.executable, "-m", "sweepml.cli.main", "serve", str(model), "--port", str(port),
                "--workers", str(workers)]  # fmt: skip
-    server = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    return started(command, port, os.environ.copy())
+
+
+def serve_mlflow(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    """MLflow's own scoring server on the same model, exported with format="mlflow"."""
+    from sweepml.tabular import load_model
+
+    folder = model.with_suffix(".mlflow")
+    if not folder.exists():
+        load_model(model).export(folder, format="mlflow")
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", str(folder),
+               "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "-w",
+               str(workers)]  # fmt: skip
+    environment = os.environ.copy()  # its server starts `uvicorn` from PATH
+    environment["PATH"] = f"{Path(sys.executable).parent}:{environment.get('PATH', '')}"
+    return started(command, port, environment)
+
+
+def started(command: list[str], port: int, environment: dict) -> tuple[subprocess.Popen, int]:
+    server = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              env=environment, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -135,8 +151,21 @@ def serve(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
                 return server, port
         except OSError:
             time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the server did not start")
+    os.killpg(server.pid, signal.SIGKILL)
+    raise RuntimeError(f"the server did not start: {' '.join(command)}")
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    """The processes of the server's session (its workers, and a supervisor if it has one)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == server.pid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(pids)
 
 
 def main() -> None:
@@ -145,6 +174,11 @@ def main() -> None:
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--models", type=Path, help="a folder of models from an earlier run")
     parser.add_argument("--out", type=Path, help="JSONL of the figures")
+    parser.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also run `mlflow models serve` on each model (needs sweepml[mlflow])",
+    )
     args = parser.parse_args()
     folder = args.models or Path(tempfile.mkdtemp(prefix="sweepml-serving-"))
     found = sorted(folder.glob("*.joblib"))
@@ -152,38 +186,41 @@ def main() -> None:
     _, _, X_test = credit_data()
     rows = json.loads(X_test.to_json(orient="records"))
     bodies = {n: json.dumps({"dataframe_records": (rows * 2)[:n]}).encode() for n in (1, 1000)}
-    print("| model | workers | rows/request | clients | requests/s | rows/s | p50 ms | p99 ms | "
-          "RSS MB per worker |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| server | model | workers | rows/request | clients | requests/s | rows/s | p50 ms | "
+          "p99 ms | RSS MB per process |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    servers = {"sweepml serve": serve, **({"mlflow models serve": serve_mlflow}
+                                          if args.mlflow else {})}  # fmt: skip
     records = []
     for name, path in paths.items():
-        for workers in (1, 2):
-            server, port = serve(path, workers)
-            try:
-                for n_rows, body in bodies.items():
-                    for concurrency in (1, 8, 32):
-                        load(port, body, concurrency, 1.0, args.client_processes)  # warm up
-                        latencies = load(port, body, concurrency, args.seconds,
-                                         args.client_processes)  # fmt: skip
-                        memory = [rss_mb(pid) for pid in worker_pids(server, workers)]
-                        rss = " / ".join(f"{m:.0f}" for m in memory)
-                        figures = {
-                            "model": name, "workers": workers, "rows": n_rows,
-                            "concurrency": concurrency,
-                            "requests_per_s": len(latencies) / args.seconds,
-                            "rows_per_s": len(latencies) * n_rows / args.seconds,
-                            "p50_ms": float(np.percentile(latencies, 50) * 1e3),
-                            "p99_ms": float(np.percentile(latencies, 99) * 1e3),
-                            "rss_mb": memory,
-                        }  # fmt: skip
-                        records.append(figures)
-                        print(f"| {name} | {workers} | {n_rows} | {concurrency} | "
-                              f"{figures['requests_per_s']:.0f} | {figures['rows_per_s']:.0f} | "
-                              f"{figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
-                              f"{rss} |", flush=True)  # fmt: skip
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(60)
+        for label, start in servers.items():
+            for workers in (1, 2):
+                server, port = start(path, workers)
+                try:
+                    for n_rows, body in bodies.items():
+                        for concurrency in (1, 8, 32):
+                            load(port, body, concurrency, 1.0, args.client_processes)  # warm up
+                            latencies = load(port, body, concurrency, args.seconds,
+                                             args.client_processes)  # fmt: skip
+                            memory = [rss_mb(pid) for pid in server_pids(server)]
+                            rss = " / ".join(f"{m:.0f}" for m in memory)
+                            figures = {
+                                "server": label, "model": name, "workers": workers,
+                                "rows": n_rows, "concurrency": concurrency,
+                                "requests_per_s": len(latencies) / args.seconds,
+                                "rows_per_s": len(latencies) * n_rows / args.seconds,
+                                "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+                                "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+                                "rss_mb": memory,
+                            }  # fmt: skip
+                            records.append(figures)
+                            print(f"| {label} | {name} | {workers} | {n_rows} | {concurrency} | "
+                                  f"{figures['requests_per_s']:.0f} | "
+                                  f"{figures['rows_per_s']:.0f} | {figures['p50_ms']:.1f} | "
+                                  f"{figures['p99_ms']:.1f} | {rss} |", flush=True)  # fmt: skip
+                finally:
+                    os.killpg(server.pid, signal.SIGTERM)
+                    server.wait(60)
     if args.out:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()  # fmt: skip

@@ -155,3 +155,92 @@ def test_max_batch_rows_caps_the_rows_of_one_model_call(model):
     answers = together(app, [records([row]) for row in ROWS[:7]] + [records(ROWS[:5])])
     assert all(status == 200 for status, _ in answers)
     assert max(service.calls) <= 5 and sorted(service.calls)[:-1] == [1] + [2] * 3
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    """An ImageClassifier on 8 x 8 digits, exported to a folder, and the digits."""
+    pytest.importorskip("torch")
+    from sweepml.nas import ImageClassifier
+    from sweepml.nas import data as nas_data
+
+    digits = nas_data.load_digits()
+    model = ImageClassifier(max_trials=1, epochs=1, final_epochs=1, filters=4, batch_size=32,
+                            seed=0).fit(digits.x_train[:200], digits.y_train[:200])  # fmt: skip
+    folder = model.save_weights(tmp_path_factory.mktemp("images") / "digits")
+    return folder, model, digits
+
+
+def png(pixels) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_an_image_model_answers_pixel_lists_and_base64_files(digits_model):
+    import numpy as np
+
+    from sweepml.serve.service import load_service
+
+    folder, model, digits = digits_model
+    app = build_app(load_service(folder), ServeSettings(str(folder)))
+    floats = digits.x_test[:6]
+    status, answer = call(
+        app,
+        "POST",
+        "/invocations",
+        json.dumps({"instances": floats.tolist()}).encode(),
+        "application/json",
+    )
+    assert status == 200 and answer["predictions"] == model.predict(floats).tolist()
+    pixels = (digits.x_test[6:10] * 255).astype(np.uint8)  # 8-bit pixels, scaled as at fit
+    files = [png(image) for image in pixels[:2]] + [{"b64": png(image)} for image in pixels[2:]]
+    body = json.dumps({"inputs": files, "params": {"proba": True}}).encode()
+    status, answer = call(app, "POST", "/invocations", body, "application/json")
+    assert status == 200
+    given = [[row[str(c)] for c in model.classes_] for row in answer["predictions"]]
+    np.testing.assert_allclose(given, model.predict_proba(pixels), rtol=1e-6)
+    bodies = [json.dumps({"instances": [image.tolist()]}).encode() for image in pixels]
+    answers = together(app, bodies)  # batched with each other, each its own answer
+    assert [a["predictions"][0] for _, a in answers] == model.predict(pixels).tolist()
+    status, meta = call(app, "GET", "/metadata")
+    assert meta["input"]["shape"] == [8, 8, 1] and meta["estimator"] == "ImageClassifier"
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status, words",
+    [(b'{"instances": [["a"]]}', "application/json", 400, "must hold images of numbers"),
+     (b'{"dataframe_records": [{"a": 1}]}', "application/json", 400, "exactly one of"),
+     (b"a,b\n1,2\n", "text/csv", 415, "an image model takes Content-Type application/json"),
+     (b'{"instances": ["bm90IGFuIGltYWdl"]}', "application/json", 400, "not a PNG or JPEG"),
+     (b'{"instances": ["%%%"]}', "application/json", 400, "must be base64 PNG or JPEG"),
+     (json.dumps({"instances": [[[0.5] * 5] * 5]}).encode(), "application/json", 400,
+      "each image must be 8 x 8 (height x width, or 8 x 8 x 1); got images of shape [5, 5]"),
+     (json.dumps({"instances": [[[300] * 8] * 8]}).encode(), "application/json", 400,
+      "8-bit values")],
+)  # fmt: skip
+def test_bad_image_requests_are_named(digits_model, body, content_type, status, words):
+    from sweepml.serve.service import load_service
+
+    folder, _, _ = digits_model
+    app = build_app(load_service(folder), ServeSettings(str(folder)))
+    got, answer = call(app, "POST", "/invocations", body, content_type)
+    assert got == status and words in answer["message"], answer
+
+
+def test_an_image_file_of_another_size_is_refused_not_resized(digits_model):
+    import numpy as np
+
+    from sweepml.serve.service import load_service
+
+    folder, _, _ = digits_model
+    app = build_app(load_service(folder), ServeSettings(str(folder)))
+    body = json.dumps({"instances": [png(np.zeros((16, 12), dtype=np.uint8))]}).encode()
+    status, answer = call(app, "POST", "/invocations", body, "application/json")
+    assert status == 400
+    assert "image 0 is 16 x 12 pixels; this model takes 8 x 8" in answer["message"]

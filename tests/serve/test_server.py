@@ -364,3 +364,24 @@ def test_a_regressor_answers_values_and_refuses_probabilities(tmp_path):
     with pytest.raises(RequestError, match="needs a classifier"):
         service.predict(Invocation(rows(5), proba=True))
     assert service.metadata()["task"] == "regression" and os.path.basename("model.joblib")
+
+
+def test_an_image_classifier_folder_is_served(tmp_path):
+    pytest.importorskip("torch")
+    from sweepml.nas import ImageClassifier
+    from sweepml.nas import data as nas_data
+
+    digits = nas_data.load_digits()
+    model = ImageClassifier(max_trials=1, epochs=1, final_epochs=1, filters=4, batch_size=32,
+                            seed=0).fit(digits.x_train[:150], digits.y_train[:150])  # fmt: skip
+    folder = model.save_weights(tmp_path / "digits")
+    running = Server(folder)
+    try:
+        images = digits.x_test[:5]
+        status, answer = running.post({"instances": images.tolist()})
+        assert status == 200 and answer["predictions"] == model.predict(images).tolist()
+        status, answer = running.post("a,b\n1,2\n")
+        assert status == 415 and "image model" in answer["message"]
+    finally:
+        code, _ = running.stop()
+    assert code == 0

@@ -21,13 +21,18 @@ GRACEFUL_SECONDS = 30  # the most a drain waits for requests in flight
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "serve",
-        help="serve a model saved by `sweepml fit --model` over HTTP",
+        help="serve a saved tabular model or an ImageClassifier export over HTTP",
         description="Answer POST /invocations (MLflow's JSON formats or CSV) with the model's "
         "predictions; GET /ping, /health, /version and /metadata describe it. MODEL is a "
         "pickle: loading it runs code from it, so serve only model files you made or trust "
         "like code. Needs the serve extra: pip install 'sweepml[serve]'.",
     )
-    parser.add_argument("model", metavar="MODEL", help="model file from `sweepml fit --model`")
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model file from `sweepml fit --model` (or save), or an ImageClassifier's export "
+        "folder",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes")

@@ -29,9 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sweepml import __version__
 from sweepml.serve.batching import Batcher
 from sweepml.serve.errors import ERROR_CODES, RequestError
-from sweepml.serve.protocol import Invocation, parse_invocation
-from sweepml.serve.schema import check_columns
-from sweepml.serve.service import TabularService, load_service
+from sweepml.serve.protocol import Invocation
+from sweepml.serve.service import Service, load_service
 
 __all__ = ["ServeSettings", "app_from_environment", "build_app"]
 
@@ -57,7 +56,7 @@ class ServeSettings:
         return int(self.max_body_mb * 1024 * 1024)
 
 
-def build_app(service: TabularService, settings: ServeSettings) -> ASGIApp:
+def build_app(service: Service, settings: ServeSettings) -> ASGIApp:
     """The application serving ``service`` (its model already loaded) under ``settings``."""
     batcher = Batcher(service, settings.max_batch_rows)
 
@@ -70,7 +69,7 @@ def build_app(service: TabularService, settings: ServeSettings) -> ASGIApp:
         query = dict(request.query_params)
 
         def parsed() -> Invocation:
-            invocation = parse_invocation(body, content_type, query, service.columns)
+            invocation = service.parse(body, content_type, query)
             request.state.rows = rows = len(invocation.rows)
             if rows > settings.max_rows:
                 raise RequestError(
@@ -78,7 +77,7 @@ def build_app(service: TabularService, settings: ServeSettings) -> ASGIApp:
                     f"the request has {rows} rows; this server takes at most "
                     f"{settings.max_rows} per request (--max-rows).",
                 )
-            check_columns(invocation.rows, service.schema)
+            service.check(invocation)
             return invocation
 
         try:

@@ -7,11 +7,12 @@ queue, and the next call takes all of them together (up to ``max_batch_rows`` ro
 request waits for nothing and a busy server answers many per call. TensorFlow Serving and
 Triton call this dynamic batching; here it never holds a request back to wait for company.
 
-Each request's rows were checked for their columns before they joined the queue; their values
-are converted and predicted together. Batching changes no answer: every row is predicted from
-its own values. Should the joint call fail (a value of one request that does not convert, a
-model error), each request of the batch is answered on its own, so one bad request gets its
-400 and the others their predictions.
+Each request's rows were checked (a table's columns, an image's shape) before they joined the
+queue; their values are converted and predicted together. Batching changes no answer: a row's
+prediction depends on its own values only (tree models give the same numbers; a linear layer's
+matrix product may differ in the last bits). Should the joint call fail (a value of one request
+that does not convert, a model error), each request of the batch is answered on its own, so one bad
+request gets its 400 and the others their predictions.
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from sweepml.serve.protocol import Invocation
-from sweepml.serve.schema import conform
-from sweepml.serve.service import TabularService
+from sweepml.serve.service import Service
 
 __all__ = ["Batcher"]
 
@@ -39,7 +37,7 @@ class _Waiting:
 class Batcher:
     """The one model caller of a worker: ``await predict(invocation)`` answers a request."""
 
-    def __init__(self, service: TabularService, max_batch_rows: int) -> None:
+    def __init__(self, service: Service, max_batch_rows: int) -> None:
         self.service = service
         self.max_batch_rows = max_batch_rows
         self._queue: asyncio.Queue[_Waiting] | None = None
@@ -86,8 +84,7 @@ class Batcher:
         """One model call for the rows of ``batch``; each on its own should that one fail."""
         if len(batch) > 1:
             try:
-                together = pd.concat([w.invocation.rows for w in batch], ignore_index=True)
-                outputs = self.service.outputs(conform(together, self.service.schema))
+                outputs = self.service.outputs_of([waiting.invocation for waiting in batch])
             except Exception:  # noqa: BLE001 - answered one by one below, each with its error
                 pass
             else:

@@ -19,7 +19,14 @@ import pandas as pd
 
 from sweepml.serve.errors import RequestError
 
-__all__ = ["INPUT_KEYS", "Invocation", "parse_invocation"]
+__all__ = [
+    "INPUT_KEYS",
+    "Invocation",
+    "json_document",
+    "media_type",
+    "parse_invocation",
+    "proba_param",
+]
 
 INPUT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _TRUE = {"true", "1", "yes"}
@@ -28,9 +35,10 @@ _FALSE = {"false", "0", "no"}
 
 @dataclass
 class Invocation:
-    """A parsed request: its rows, and whether it asks for class probabilities."""
+    """A parsed request: its rows (a table's as a DataFrame, an image model's images as one
+    array), and whether it asks for class probabilities."""
 
-    rows: pd.DataFrame
+    rows: Any
     proba: bool = False
 
 
@@ -39,28 +47,45 @@ def parse_invocation(
 ) -> Invocation:
     """The rows and parameters of a request; ``columns`` (the model's, in order) name the
     values of rows given as lists. Raises ``RequestError`` (400 or 415) naming what is wrong."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    params: dict[str, Any] = {}
+    media = media_type(content_type)
     if media == "application/json":
         document = _json(body)
         rows = _json_rows(document, columns)
-        given = document.get("params", {})
-        if not isinstance(given, dict):
-            raise RequestError(400, f'"params" must be an object; got {_kind(given)}.')
-        params.update(given)
     elif media == "text/csv":
+        document = {}
         rows = _csv(body)
     else:
         raise RequestError(
             415,
             f"Content-Type must be application/json or text/csv; got {content_type or 'none'!r}.",
         )
+    return Invocation(rows, proba=proba_param(document, query))
+
+
+def media_type(content_type: str | None) -> str:
+    """``application/json`` of ``application/json; charset=utf-8``."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def proba_param(document: Mapping[str, Any], query: Mapping[str, str]) -> bool:
+    """The request's ``proba``: from the body's ``params`` or the query string (which wins);
+    any other parameter is a 400 naming it."""
+    params: dict[str, Any] = {}
+    given = document.get("params", {})
+    if not isinstance(given, dict):
+        raise RequestError(400, f'"params" must be an object; got {_kind(given)}.')
+    params.update(given)
     if "proba" in query:
         params["proba"] = query["proba"]
     unknown = sorted(set(params) - {"proba"})
     if unknown:
         raise RequestError(400, f"unknown parameters {unknown}; the one known is 'proba'.")
-    return Invocation(rows, proba=_flag("proba", params.get("proba", False)))
+    return _flag("proba", params.get("proba", False))
+
+
+def json_document(body: bytes) -> dict[str, Any]:
+    """The JSON object of a body, or a 400 saying why it is not one."""
+    return _json(body)
 
 
 def _json(body: bytes) -> dict[str, Any]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import math
 import platform
+from collections.abc import Mapping, Sequence
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from sweepml.serve.errors import RequestError
-from sweepml.serve.protocol import Invocation
-from sweepml.serve.schema import Column, conform, schema_of
+from sweepml.serve.protocol import Invocation, parse_invocation
+from sweepml.serve.schema import Column, check_columns, conform, schema_of
 
-__all__ = ["TabularService", "load_service", "versions"]
+__all__ = ["Service", "TabularService", "class_answer", "load_service", "versions"]
 
 LEADERBOARD_ROWS = 5  # the leaderboard's top rows in /metadata
 _LIBRARIES = ("sweepml", "scikit-learn", "lightgbm", "numpy", "pandas", "xgboost", "catboost")
@@ -33,6 +34,31 @@ def versions() -> dict[str, str]:
     return found
 
 
+class Service(Protocol):
+    """What the server needs of a loaded model: requests parsed and checked one by one, the rows
+    of several answered by one model call, each answer cut from its outputs."""
+
+    task: str
+
+    def parse(self, body: bytes, content_type: str | None, query: Mapping[str, str]) -> Invocation:
+        """The request's rows and parameters, or a ``RequestError``."""
+
+    def check(self, invocation: Invocation) -> None:
+        """A ``RequestError`` unless the rows fit the model (cheap: before batching)."""
+
+    def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
+        """One model call for the rows of ``invocations``, in order."""
+
+    def answer(self, outputs: np.ndarray, proba: bool) -> dict[str, Any]:
+        """The response body for one request's slice of the outputs."""
+
+    def predict(self, invocation: Invocation) -> dict[str, Any]:
+        """The response body for one request on its own."""
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``GET /metadata`` says."""
+
+
 class TabularService:
     """A fitted ``AutoClassifier`` or ``AutoRegressor`` behind the server."""
 
@@ -41,15 +67,23 @@ class TabularService:
         self.schema: tuple[Column, ...] = schema_of(model)
         self.columns = [column.name for column in self.schema]
         self.classes = getattr(model, "classes_", None)
+        self.task = "classification" if self.classes is not None else "regression"
 
-    @property
-    def task(self) -> str:
-        return "classification" if self.classes is not None else "regression"
+    def parse(self, body: bytes, content_type: str | None, query: Mapping[str, str]) -> Invocation:
+        return parse_invocation(body, content_type, query, self.columns)
+
+    def check(self, invocation: Invocation) -> None:
+        check_columns(invocation.rows, self.schema)
 
     def predict(self, invocation: Invocation) -> dict[str, Any]:
         """``{"predictions": [...]}``: labels or values, or with ``proba`` one
         ``{class: probability}`` object per row."""
-        return self.answer(self.outputs(conform(invocation.rows, self.schema)), invocation.proba)
+        return self.answer(self.outputs_of([invocation]), invocation.proba)
+
+    def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
+        rows = [invocation.rows for invocation in invocations]
+        together = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+        return self.outputs(conform(together, self.schema))
 
     def outputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What one model call gives for conformed rows: a classifier's class probabilities
@@ -59,17 +93,11 @@ class TabularService:
         return np.asarray(self.model.predict(frame))
 
     def answer(self, outputs: np.ndarray, proba: bool) -> dict[str, Any]:
-        """The response body for ``outputs`` of one request's rows. A label is the most probable
-        class, as ``model.predict`` decides it."""
         if self.classes is None:
             if proba:
                 raise RequestError(400, "proba=true needs a classifier; this model is a regressor.")
             return {"predictions": [_json_value(v) for v in outputs]}
-        if proba:
-            names = [_json_key(c) for c in self.classes]
-            return {"predictions": [dict(zip(names, map(float, row))) for row in outputs]}
-        labels = self.classes[np.argmax(outputs, axis=1)]
-        return {"predictions": [_json_value(v) for v in labels]}
+        return class_answer(outputs, self.classes, proba)
 
     def metadata(self) -> dict[str, Any]:
         """The task, target, classes, input schema, metric and validation score, the leaderboard's
@@ -104,9 +132,25 @@ class TabularService:
         }
 
 
-def load_service(path: str | Path) -> TabularService:
-    """The model in ``path`` ready to serve, or an ``InvalidParameterError`` naming the file and
-    the reason (missing, not a sweepml model, made by a newer major version)."""
+def class_answer(outputs: np.ndarray, classes: Sequence[Any], proba: bool) -> dict[str, Any]:
+    """A classifier's response body from its class probabilities: each row's most probable
+    class (as ``model.predict`` decides it), or with ``proba`` ``{class: probability}``."""
+    if proba:
+        names = [_json_key(c) for c in classes]
+        return {"predictions": [dict(zip(names, map(float, row))) for row in outputs]}
+    labels = np.asarray(classes)[np.argmax(outputs, axis=1)]
+    return {"predictions": [_json_value(v) for v in labels]}
+
+
+def load_service(path: str | Path) -> Service:
+    """The model in ``path`` ready to serve: a tabular model file, or the folder an
+    ``ImageClassifier`` was exported to. Else an ``InvalidParameterError`` (or, for an image
+    folder, a ``SweepmlError``) naming the file and the reason (missing, not a sweepml model,
+    made by a newer major version)."""
+    if Path(path).is_dir():
+        from sweepml.serve.images import load_image_service
+
+        return load_image_service(path)
     from sweepml.tabular import load_model
 
     return TabularService(load_model(path), str(path))
