@@ -65,19 +65,25 @@ def conform(rows: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
     return pd.DataFrame(converted)  # numpy arrays: one copy, a fresh RangeIndex
 
 
-def check_columns(rows: pd.DataFrame, schema: tuple[Column, ...]) -> None:
-    """A 400 unless ``rows`` has rows and exactly the model's columns (in any order; ignored
-    ones may be left out). Names become strings, as at fit time. Cheap: the server checks each
+def check_columns(rows: pd.DataFrame | list[dict[str, Any]], schema: tuple[Column, ...]) -> None:
+    """A 400 unless ``rows`` (a DataFrame, or records as JSON gives them: their columns are all
+    the keys) has rows and exactly the model's columns (in any order; ignored ones may be left
+    out). A DataFrame's names become strings, as at fit time. Cheap: the server checks each
     request before it joins others in one model call."""
-    rows.columns = [str(c) for c in rows.columns]
-    if rows.columns.duplicated().any():
-        duplicated = sorted(set(rows.columns[rows.columns.duplicated()]))
-        raise RequestError(400, f"the request repeats columns {duplicated}.")
+    if isinstance(rows, list):
+        names = list(dict.fromkeys(key for record in rows for key in record))
+    else:
+        rows.columns = [str(c) for c in rows.columns]
+        if rows.columns.duplicated().any():
+            duplicated = sorted(set(rows.columns[rows.columns.duplicated()]))
+            raise RequestError(400, f"the request repeats columns {duplicated}.")
+        names = list(rows.columns)
     if len(rows) == 0:
         raise RequestError(400, "the request has no rows.")
     known = {column.name for column in schema}
-    unexpected = [c for c in rows.columns if c not in known]
-    missing = [c for c in schema if c.kind != "ignored" and c.name not in rows.columns]
+    unexpected = [c for c in names if c not in known]
+    present = set(names)
+    missing = [c for c in schema if c.kind != "ignored" and c.name not in present]
     if missing or unexpected:
         parts = []
         if missing:

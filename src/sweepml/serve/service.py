@@ -82,7 +82,11 @@ class TabularService:
 
     def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
         rows = [invocation.rows for invocation in invocations]
-        together = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+        if all(isinstance(part, list) for part in rows):  # records: one DataFrame for all
+            together = pd.DataFrame.from_records([record for part in rows for record in part])
+        else:
+            frames = [pd.DataFrame.from_records(p) if isinstance(p, list) else p for p in rows]
+            together = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         return self.outputs(conform(together, self.schema))
 
     def outputs(self, frame: pd.DataFrame) -> np.ndarray:
