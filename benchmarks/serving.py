@@ -168,12 +168,51 @@ def server_pids(server: subprocess.Popen) -> list[int]:
     return sorted(pids)
 
 
+def timed_ms(call, repeats: int) -> float:
+    """The median milliseconds of ``call`` over ``repeats`` runs, after two warm-up runs."""
+    for _ in range(2):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e3)
+
+
+def member_costs(paths: dict[str, Path], X_test) -> list[dict]:
+    """What each ensemble member's pipeline costs a one-row and a 1,000-row call, in process."""
+    from sweepml.tabular import load_model
+
+    print("\n| model | member | weight | 1 row ms | 1,000 rows ms |\n|---|---|---|---|---|")
+    records = []
+    for name, path in paths.items():
+        model = load_model(path)
+        frames = {n: X_test.sample(n, replace=True, random_state=0) for n in (1, 1000)}
+        parts = [(f"{config['model']} #{i}", f"{weight:.2f}", pipeline.predict_proba)
+                 for i, (weight, pipeline, config) in enumerate(model.ensemble_)]  # fmt: skip
+        parts.append(("whole model (predict_proba)", "", model.predict_proba))
+        for member, weight, predict in parts:
+            costs = {n: timed_ms(lambda f=frame, p=predict: p(f), 50 if n == 1 else 10)
+                     for n, frame in frames.items()}  # fmt: skip
+            records.append({"kind": "member cost", "model": name, "member": member,
+                            "weight": weight, "one_row_ms": costs[1],
+                            "thousand_rows_ms": costs[1000]})  # fmt: skip
+            print(f"| {name} | {member} | {weight} | {costs[1]:.1f} | {costs[1000]:.1f} |")
+    return records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--models", type=Path, help="a folder of models from an earlier run")
     parser.add_argument("--out", type=Path, help="JSONL of the figures")
+    parser.add_argument(
+        "--members-only",
+        action="store_true",
+        help="only the in-process cost of each ensemble member",
+    )
     parser.add_argument(
         "--mlflow",
         action="store_true",
@@ -186,6 +225,9 @@ def main() -> None:
     _, _, X_test = credit_data()
     rows = json.loads(X_test.to_json(orient="records"))
     bodies = {n: json.dumps({"dataframe_records": (rows * 2)[:n]}).encode() for n in (1, 1000)}
+    if args.members_only:
+        write(args.out, member_costs(paths, X_test))
+        return
     print("| server | model | workers | rows/request | clients | requests/s | rows/s | p50 ms | "
           "p99 ms | RSS MB per process |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -221,12 +263,19 @@ def main() -> None:
                 finally:
                     os.killpg(server.pid, signal.SIGTERM)
                     server.wait(60)
-    if args.out:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                text=True).stdout.strip()  # fmt: skip
-        with args.out.open("a") as out:
-            for record in records:
-                out.write(json.dumps({**record, "commit": commit, "cpus": os.cpu_count()}) + "\n")
+    records += member_costs(paths, X_test)
+    write(args.out, records)
+
+
+def write(out: Path | None, records: list[dict]) -> None:
+    """Append ``records`` to the JSONL file ``out``, each with the commit and the CPU count."""
+    if out is None:
+        return
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
+    with out.open("a") as handle:
+        for record in records:
+            handle.write(json.dumps({**record, "commit": commit, "cpus": os.cpu_count()}) + "\n")
 
 
 if __name__ == "__main__":
