@@ -124,7 +124,8 @@ def save_tabular_model(model: Any, path: str | Path) -> Path:
 def save_image_model(classifier: Any, path: str | Path) -> Path:
     """Write a fitted ``ImageClassifier`` to ``path`` (a new folder) as an MLflow pyfunc model.
     Images go in as the classifier takes them, channels last: N x H x W (one channel) or
-    N x H x W x C, as float32."""
+    N x H x W x C, as float32 on the scale of the fit: a classifier fit on 8-bit pixels (which it
+    scaled by 1/255) takes pixels / 255 here, since MLflow hands the model float32 only."""
     channels, height, width = classifier.input_shape_
     shape = (-1, height, width) if channels == 1 else (-1, height, width, channels)
     target = _new_folder(path)
