@@ -62,3 +62,15 @@ def test_the_walltime_guard_stops_a_search_that_the_next_job_resumes(tmp_path, m
     monkeypatch.delenv("SLURM_JOB_END_TIME")
     with pytest.raises(InvalidParameterError, match="needs walltime= or end_time="):
         WalltimeGuard()
+
+
+def test_a_batch_cluster_leaves_ctrl_c_a_keyboard_interrupt(run_python):
+    """dask_jobqueue makes SIGINT call sys.exit() when imported; a search's Ctrl-C must stay a
+    KeyboardInterrupt (stop, keep finished trials, exit code 130 from the CLI)."""
+    done = run_python(
+        "import signal\n"
+        "from sweepml.execution.hpc import _cluster_class\n"
+        "_cluster_class('slurm')\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    )
+    assert done.stdout.strip() == "True"

@@ -327,13 +327,17 @@ def test_a_ctrl_c_swallowed_in_the_driver_still_stops_the_search(tmp_path):
                     pass  # lost, as the interpreter loses it in a callback it ignores
 
     db = tmp_path / "s.db"
-    with pytest.raises(KeyboardInterrupt):
-        sweepml.minimize(quadratic, SPACE, n_trials=50, seed=0, storage=db,
-                         callbacks=[SwallowCtrlCOnThirdTrial()])  # fmt: skip
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweepml.minimize(quadratic, SPACE, n_trials=50, seed=0, storage=db,
+                             callbacks=[SwallowCtrlCOnThirdTrial()])  # fmt: skip
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+    finally:
+        signal.signal(signal.SIGINT, before)
     statuses = [t.status for t in sweepml.load_study(db).trials]
     assert 3 <= statuses.count(TrialStatus.OK) < 50
     assert TrialStatus.RUNNING not in statuses
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
 
 
 def test_callbacks_see_every_trial_and_can_stop_the_search():

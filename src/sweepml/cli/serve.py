@@ -9,6 +9,7 @@ are refused, the process exits 0.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 from typing import Any
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(build_app(service, settings), **common)
     else:
+        del service  # each worker loads its own; the supervisor needs none (a model is 200 MB+)
+        gc.collect()
         os.environ.update(settings_environment(settings))
         uvicorn.run(
             "sweepml.serve.app:app_from_environment",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,12 +41,19 @@ def _cluster_class(system: str) -> tuple[Any, str]:
         raise InvalidParameterError(
             f"The batch system must be one of {sorted(SYSTEMS)}; got {system!r}."
         )
+    ctrl_c = signal.getsignal(signal.SIGINT)
     try:
         import dask_jobqueue
     except ImportError:
         raise InvalidParameterError(
             "Batch-system clusters need dask-jobqueue: pip install 'sweepml[hpc]'."
         ) from None
+    finally:
+        # importing dask_jobqueue makes Ctrl-C call sys.exit() (its runner module does it for
+        # its own processes): the user's Ctrl-C must stay a KeyboardInterrupt that stops the
+        # search and keeps finished trials
+        if threading.current_thread() is threading.main_thread() and ctrl_c is not None:
+            signal.signal(signal.SIGINT, ctrl_c)
     class_name, command = SYSTEMS[system]
     return getattr(dask_jobqueue, class_name), command
 
