@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(build_app(service, settings), **common)
     else:
-        del service  # each worker loads its own; the supervisor needs none (a model is 200 MB+)
+        del service  # each worker loads its own; the supervising process keeps no copy
         gc.collect()
         os.environ.update(settings_environment(settings))
         uvicorn.run(
