@@ -51,6 +51,7 @@ def test_export_writes_weights_architecture_and_a_graph_that_predicts_the_same(
     description = json.loads((tmp_path / "pt2" / "architecture.json").read_text())
     assert description["config"] == model.best_config_ and description["input_shape"] == [1, 8, 8]
     loaded = ImageClassifier.load(tmp_path / "pt2", device="cpu")
+    assert description["pixels"] == loaded.pixels_ == "float"  # digits come as floats
     expected_all = model.predict_proba(digits.x_test)
     np.testing.assert_allclose(loaded.predict_proba(digits.x_test), expected_all, atol=1e-6)
     program = torch.export.load(tmp_path / "pt2" / "model.pt2").module()
@@ -87,7 +88,7 @@ def test_channels_last_images_and_torch_datasets_are_taken(digits):
     model = ImageClassifier(max_trials=1, epochs=1, final_epochs=1, **TINY).fit(
         uint8, digits.y_train[:120]
     )
-    assert model.mean_[0] < 1.0
+    assert model.mean_[0] < 1.0 and model.pixels_ == "8-bit"
 
 
 def test_bad_inputs_get_clear_errors(digits):

@@ -110,21 +110,24 @@ def test_without_mlflow_the_error_says_what_to_install(classifier, tmp_path, mon
         from sweepml.integrations import MLflowCallback  # noqa: F401
 
 
-def test_an_image_classifier_exports_a_pyfunc_of_its_images(tmp_path):
+@pytest.mark.parametrize("pixels", ["float", "8-bit"])
+def test_an_image_classifier_exports_a_pyfunc_of_its_images(tmp_path, pixels):
     pytest.importorskip("torch")
     from sweepml.nas import ImageClassifier
     from sweepml.nas import data as nas_data
 
     digits = nas_data.load_digits()
-    model = ImageClassifier(
-        max_trials=1, epochs=1, final_epochs=1, filters=4, batch_size=32, seed=0
-    )
-    model.fit(digits.x_train[:200], digits.y_train[:200])
+    train, images = digits.x_train[:200], digits.x_test[:16].astype(np.float32)
+    if pixels == "8-bit":  # the signature then takes uint8, scaled by the model as at fit
+        train, images = (train * 255).astype(np.uint8), (images * 255).astype(np.uint8)
+    model = ImageClassifier(max_trials=1, epochs=1, final_epochs=1, filters=4, batch_size=32,
+                            seed=0).fit(train, digits.y_train[:200])  # fmt: skip
+    assert model.pixels_ == pixels
     path = model.export(tmp_path / "images", format="mlflow")
     loaded = mlflow.pyfunc.load_model(str(path))
-    images = digits.x_test[:16].astype(np.float32)
     assert loaded.predict(images).tolist() == model.predict(images).tolist()
     proba = loaded.predict(images, params={"proba": True})
     np.testing.assert_allclose(proba.to_numpy(), model.predict_proba(images), rtol=1e-6)
-    shape = loaded.metadata.get_input_schema().inputs[0].shape
-    assert tuple(shape) == (-1, 8, 8)
+    spec = loaded.metadata.get_input_schema().inputs[0]
+    assert tuple(spec.shape) == (-1, 8, 8)
+    assert spec.type == np.dtype(np.uint8 if pixels == "8-bit" else np.float32)

@@ -124,10 +124,11 @@ def save_tabular_model(model: Any, path: str | Path) -> Path:
 def save_image_model(classifier: Any, path: str | Path) -> Path:
     """Write a fitted ``ImageClassifier`` to ``path`` (a new folder) as an MLflow pyfunc model.
     Images go in as the classifier takes them, channels last: N x H x W (one channel) or
-    N x H x W x C, as float32 on the scale of the fit: a classifier fit on 8-bit pixels (which it
-    scaled by 1/255) takes pixels / 255 here, since MLflow hands the model float32 only."""
+    N x H x W x C, in the pixels it was fit on: uint8 for a classifier fit on 8-bit images (it
+    scales them as at fit), float32 otherwise."""
     channels, height, width = classifier.input_shape_
     shape = (-1, height, width) if channels == 1 else (-1, height, width, channels)
+    pixels = np.dtype(np.uint8 if getattr(classifier, "pixels_", None) == "8-bit" else np.float32)
     target = _new_folder(path)
     with tempfile.TemporaryDirectory() as scratch:
         classifier.save_weights(Path(scratch) / "model")
@@ -135,10 +136,8 @@ def save_image_model(classifier: Any, path: str | Path) -> Path:
             str(target),
             python_model=str(ENTRIES / "mlflow_entry_image.py"),
             artifacts={"model": str(Path(scratch) / "model")},
-            signature=ModelSignature(
-                inputs=Schema([TensorSpec(np.dtype(np.float32), shape)]), params=_PROBA
-            ),
-            input_example=np.zeros((1, *shape[1:]), dtype=np.float32),
+            signature=ModelSignature(inputs=Schema([TensorSpec(pixels, shape)]), params=_PROBA),
+            input_example=np.zeros((1, *shape[1:]), dtype=pixels),
             pip_requirements=_requirements("torch"),
         )
     return target

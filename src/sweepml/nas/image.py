@@ -165,7 +165,9 @@ class ImageClassifier:
         a torch Dataset of (image, label) pairs whose images are H x W or C x H x W tensors
         (``y`` then stays None). ``y``: N labels of any kind (ints, strings).
         """
-        images, labels = _examples(x, y)
+        given, labels = _examples(x, y)
+        images = _scaled(given)
+        self.pixels_ = "8-bit" if np.issubdtype(given.dtype, np.integer) else "float"
         if not 0.0 < validation_split < 1.0:
             raise param_error("ImageClassifier.fit", "validation_split", "a float in (0, 1)",
                               validation_split)  # fmt: skip
@@ -351,7 +353,7 @@ class ImageClassifier:
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities, N x n_classes, columns in the order of ``classes_``."""
         self._check_fitted()
-        images, _ = _examples(x, None, labels_needed=False)
+        images = _scaled(_examples(x, None, labels_needed=False)[0])
         return self._proba(images)
 
     def _proba(self, images: np.ndarray) -> np.ndarray:
@@ -376,8 +378,8 @@ class ImageClassifier:
     def evaluate(self, x: Any, y: Any = None) -> dict[str, float]:
         """Cross-entropy loss and accuracy on labelled images."""
         self._check_fitted()
-        images, labels = _examples(x, y)
-        proba = self._proba(images)
+        given, labels = _examples(x, y)
+        proba = self._proba(_scaled(given))
         index = {label: i for i, label in enumerate(self.classes_.tolist())}
         unknown = sorted({str(v) for v in labels.tolist() if v not in index})
         if unknown:
@@ -463,6 +465,7 @@ class ImageClassifier:
             "cells": self.cells,
             "filters": self.filters,
             "search_accuracy": self.search_accuracy_,
+            "pixels": self.pixels_,
         }
 
     @classmethod
@@ -483,6 +486,7 @@ class ImageClassifier:
         model.std_ = np.array(description["std"], dtype=np.float32)
         model.best_config_ = description["config"]
         model.search_accuracy_ = description["search_accuracy"]
+        model.pixels_ = description.get("pixels", "unknown")  # exports before it was recorded
         model.model_ = model._build(model.best_config_, len(model.classes_), 0)
         model.model_.load_state_dict(state)
         model.model_.eval()
@@ -490,7 +494,8 @@ class ImageClassifier:
 
 
 def _examples(x: Any, y: Any, *, labels_needed: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Images as float32 N x C x H x W and labels as a 1-d array, with the input checks."""
+    """Images N x C x H x W as given (``_scaled`` makes them float32) and labels as a 1-d array,
+    with the input checks."""
     if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.Tensor):
         if y is not None:
             raise InvalidParameterError(
@@ -505,7 +510,7 @@ def _examples(x: Any, y: Any, *, labels_needed: bool = True) -> tuple[np.ndarray
             images = images[:, None]
         labels = np.array([label.item() if hasattr(label, "item") else label
                            for _, label in pairs])  # fmt: skip
-        return _scaled(images), labels
+        return images, labels
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     if isinstance(x, Sequence) and not isinstance(x, str | bytes):
@@ -525,7 +530,7 @@ def _examples(x: Any, y: Any, *, labels_needed: bool = True) -> tuple[np.ndarray
     if len(images) == 0:
         raise InvalidParameterError("ImageClassifier got no images (N = 0).")
     if not labels_needed and y is None:
-        return _scaled(images), np.array([])
+        return images, np.array([])
     if y is None:
         raise InvalidParameterError("ImageClassifier needs labels y for numpy images.")
     if isinstance(y, torch.Tensor):
@@ -543,7 +548,7 @@ def _examples(x: Any, y: Any, *, labels_needed: bool = True) -> tuple[np.ndarray
             f"ImageClassifier got {len(images)} images but {len(labels)} labels; they must "
             f"match one to one."
         )
-    return _scaled(images), labels
+    return images, labels
 
 
 def _stack(items: list[np.ndarray], what: str) -> np.ndarray:

@@ -85,6 +85,7 @@ class ImageService:
                 "shape": [self.height, self.width, self.channels],
                 "layout": "height x width x channels (channels last; one channel may be left out)",
                 "pixels": "8-bit integers 0-255 (scaled as at fit time) or floats as at fit time",
+                "fit_on": getattr(self.model, "pixels_", "unknown"),
                 "files": "base64 PNG or JPEG, of this height and width",
             },
             "config": self.model.best_config_,
