@@ -18,7 +18,6 @@ into the folder, builds it), not a pickled object; the environment that loads it
 from __future__ import annotations
 
 import tempfile
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,13 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorS
 from sweepml.exceptions import InvalidParameterError
 from sweepml.serve.errors import RequestError
 from sweepml.serve.schema import Column, conform, schema_of
+from sweepml.serve.service import versions
 
 __all__ = ["ImagePyfunc", "TabularPyfunc", "save_image_model", "save_tabular_model"]
 
 ENTRIES = Path(__file__).parent  # mlflow_entry_*.py: the files MLflow runs to build the models
 
 _PROBA = ParamSchema([ParamSpec("proba", "boolean", False)])
-_REQUIREMENTS = ("sweepml", "scikit-learn", "lightgbm", "numpy", "pandas", "catboost", "xgboost")
 
 
 class TabularPyfunc(PythonModel):  # type: ignore[misc]
@@ -202,10 +201,4 @@ _FILLERS: dict[str, Any] = {
 
 def _requirements(*extra: str) -> list[str]:
     """The installed versions of what the model needs, pinned as it was exported."""
-    pinned = []
-    for name in (*_REQUIREMENTS, *extra):
-        try:
-            pinned.append(f"{name}=={package_metadata.version(name)}")
-        except package_metadata.PackageNotFoundError:
-            continue
-    return pinned
+    return [f"{name}=={version}" for name, version in versions(*extra).items() if name != "python"]

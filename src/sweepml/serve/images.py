@@ -23,7 +23,7 @@ import numpy as np
 from sweepml.exceptions import InvalidParameterError
 from sweepml.serve.errors import RequestError
 from sweepml.serve.protocol import Invocation, json_document, media_type, proba_param
-from sweepml.serve.service import class_answer, versions
+from sweepml.serve.service import class_answer, json_value, versions
 
 __all__ = ["ImageService", "load_image_service"]
 
@@ -80,7 +80,7 @@ class ImageService:
             "model_file": self.path,
             "estimator": "ImageClassifier",
             "task": self.task,
-            "classes": [_plain(c) for c in self.classes],
+            "classes": [json_value(c) for c in self.classes],
             "input": {
                 "shape": [self.height, self.width, self.channels],
                 "layout": "height x width x channels (channels last; one channel may be left out)",
@@ -188,7 +188,3 @@ def _base64_of(item: Any) -> bytes | None:
         return base64.b64decode(item, validate=True)
     except (binascii.Error, ValueError):
         raise RequestError(400, "an image given as a string must be base64 PNG or JPEG.") from None
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

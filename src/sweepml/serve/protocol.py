@@ -50,7 +50,7 @@ def parse_invocation(
     values of rows given as lists. Raises ``RequestError`` (400 or 415) naming what is wrong."""
     media = media_type(content_type)
     if media == "application/json":
-        document = _json(body)
+        document = json_document(body)
         rows = _json_rows(document, columns)
     elif media == "text/csv":
         document = {}
@@ -86,10 +86,6 @@ def proba_param(document: Mapping[str, Any], query: Mapping[str, str]) -> bool:
 
 def json_document(body: bytes) -> dict[str, Any]:
     """The JSON object of a body, or a 400 saying why it is not one."""
-    return _json(body)
-
-
-def _json(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

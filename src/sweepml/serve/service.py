@@ -17,16 +17,23 @@ from sweepml.serve.errors import RequestError
 from sweepml.serve.protocol import Invocation, parse_invocation
 from sweepml.serve.schema import Column, check_columns, conform, schema_of
 
-__all__ = ["Service", "TabularService", "class_answer", "load_service", "versions"]
+__all__ = [
+    "Service",
+    "TabularService",
+    "class_answer",
+    "json_value",
+    "load_service",
+    "versions",
+]
 
 LEADERBOARD_ROWS = 5  # the leaderboard's top rows in /metadata
 _LIBRARIES = ("sweepml", "scikit-learn", "lightgbm", "numpy", "pandas", "xgboost", "catboost")
 
 
-def versions() -> dict[str, str]:
-    """Python's and the installed libraries' versions (those installed)."""
+def versions(*extra: str) -> dict[str, str]:
+    """Python's and the installed libraries' versions (those installed), and ``extra``'s."""
     found = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in (*_LIBRARIES, *extra):
         try:
             found[name] = package_metadata.version(name)
         except package_metadata.PackageNotFoundError:
@@ -100,7 +107,7 @@ class TabularService:
         if self.classes is None:
             if proba:
                 raise RequestError(400, "proba=true needs a classifier; this model is a regressor.")
-            return {"predictions": [_json_value(v) for v in outputs]}
+            return {"predictions": [json_value(v) for v in outputs]}
         return class_answer(outputs, self.classes, proba)
 
     def metadata(self) -> dict[str, Any]:
@@ -113,10 +120,10 @@ class TabularService:
         score = None
         if isinstance(board, pd.DataFrame) and len(board):
             column = f"validation {metric}"
-            score = _json_value(board[column].iloc[0]) if column in board else None
+            score = json_value(board[column].iloc[0]) if column in board else None
             shown = [c for c in ("rank", "trial", "pipeline", column, "fit seconds") if c in board]
             top = [
-                {str(key): _json_value(value) for key, value in row.items()}
+                {str(key): json_value(value) for key, value in row.items()}
                 for row in board[shown].head(LEADERBOARD_ROWS).to_dict("records")
             ]
         return {
@@ -124,13 +131,13 @@ class TabularService:
             "estimator": type(model).__name__,
             "task": self.task,
             "target": getattr(model, "target_name_", None),
-            "classes": None if self.classes is None else [_json_value(c) for c in self.classes],
+            "classes": None if self.classes is None else [json_value(c) for c in self.classes],
             "input_schema": [column.as_dict() for column in self.schema],
             "metric": metric,
             "validation_score": score,
             "evaluation": getattr(model, "evaluation_", None),
             "leaderboard": top,
-            "fit_seconds": _json_value(getattr(model, "fit_seconds_", None)),
+            "fit_seconds": json_value(getattr(model, "fit_seconds_", None)),
             "fitted_with": getattr(model, "versions_", None),
             "served_with": versions(),
         }
@@ -140,10 +147,10 @@ def class_answer(outputs: np.ndarray, classes: Sequence[Any], proba: bool) -> di
     """A classifier's response body from its class probabilities: each row's most probable
     class (as ``model.predict`` decides it), or with ``proba`` ``{class: probability}``."""
     if proba:
-        names = [_json_key(c) for c in classes]
+        names = [json_key(c) for c in classes]
         return {"predictions": [dict(zip(names, map(float, row))) for row in outputs]}
     labels = np.asarray(classes)[np.argmax(outputs, axis=1)]
-    return {"predictions": [_json_value(v) for v in labels]}
+    return {"predictions": [json_value(v) for v in labels]}
 
 
 def load_service(path: str | Path) -> Service:
@@ -160,11 +167,11 @@ def load_service(path: str | Path) -> Service:
     return TabularService(load_model(path), str(path))
 
 
-def _json_key(value: Any) -> str:
-    return str(_json_value(value))
+def json_key(value: Any) -> str:
+    return str(json_value(value))
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """``value`` as JSON can carry it: numpy scalars as Python's, NaN as null."""
     if isinstance(value, np.generic):
         value = value.item()
