@@ -10,7 +10,8 @@ requests/s, rows/s, p50 and p99 latency, and the memory (RSS) of each process af
 With ``--mlflow`` the same loads go to ``mlflow models serve`` (MLflow's FastAPI scoring server,
 ``--env-manager local``) on the same models exported with ``format="mlflow"``.
 
-    python benchmarks/serving.py [--seconds 10] [--mlflow] [--out benchmarks/results/serving.jsonl]
+    python benchmarks/serving.py [--seconds 10] [--mlflow] [--threads 1,2]
+        [--out benchmarks/results/serving.jsonl]
 """
 
 from __future__ import annotations
@@ -116,15 +117,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def serve(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
+def serve(model: Path, workers: int, threads: int | None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     command = [sys.executable, "-m", "sweepml.cli.main", "serve", str(model), "--port", str(port),
                "--workers", str(workers)]  # fmt: skip
+    if threads is not None:
+        command += ["--threads", str(threads)]
     return started(command, port, os.environ.copy())
 
 
-def serve_mlflow(model: Path, workers: int) -> tuple[subprocess.Popen, int]:
-    """MLflow's own scoring server on the same model, exported with format="mlflow"."""
+def serve_mlflow(model: Path, workers: int, threads: None) -> tuple[subprocess.Popen, int]:
+    """MLflow's own scoring server on the same model, exported with format="mlflow" (its
+    libraries choose their threads)."""
     from sweepml.tabular import load_model
 
     folder = model.with_suffix(".mlflow")
@@ -209,6 +213,11 @@ def main() -> None:
     parser.add_argument("--models", type=Path, help="a folder of models from an earlier run")
     parser.add_argument("--out", type=Path, help="JSONL of the figures")
     parser.add_argument(
+        "--threads",
+        default="",
+        help="comma-separated --threads values for sweepml serve (default: its own default)",
+    )
+    parser.add_argument(
         "--members-only",
         action="store_true",
         help="only the in-process cost of each ensemble member",
@@ -228,16 +237,19 @@ def main() -> None:
     if args.members_only:
         write(args.out, member_costs(paths, X_test))
         return
-    print("| server | model | workers | rows/request | clients | requests/s | rows/s | p50 ms | "
-          "p99 ms | RSS MB per process |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    servers = {"sweepml serve": serve, **({"mlflow models serve": serve_mlflow}
-                                          if args.mlflow else {})}  # fmt: skip
+    print("| server | model | workers | threads | rows/request | clients | requests/s | rows/s | "
+          "p50 ms | p99 ms | RSS MB per process |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    threads_tried = [int(t) for t in args.threads.split(",") if t] or [None]
+    servers = [("sweepml serve", serve, t) for t in threads_tried]
+    if args.mlflow:
+        servers.append(("mlflow models serve", serve_mlflow, None))
     records = []
     for name, path in paths.items():
-        for label, start in servers.items():
+        for label, start, threads in servers:
             for workers in (1, 2):
-                server, port = start(path, workers)
+                server, port = start(path, workers, threads)
+                shown_threads = "-" if threads is None else threads
                 try:
                     for n_rows, body in bodies.items():
                         for concurrency in (1, 8, 32):
@@ -248,6 +260,7 @@ def main() -> None:
                             rss = " / ".join(f"{m:.0f}" for m in memory)
                             figures = {
                                 "server": label, "model": name, "workers": workers,
+                                "threads": threads,
                                 "rows": n_rows, "concurrency": concurrency,
                                 "requests_per_s": len(latencies) / args.seconds,
                                 "rows_per_s": len(latencies) * n_rows / args.seconds,
@@ -256,7 +269,8 @@ def main() -> None:
                                 "rss_mb": memory,
                             }  # fmt: skip
                             records.append(figures)
-                            print(f"| {label} | {name} | {workers} | {n_rows} | {concurrency} | "
+                            print(f"| {label} | {name} | {workers} | {shown_threads} | {n_rows} | "
+                                  f"{concurrency} | "
                                   f"{figures['requests_per_s']:.0f} | "
                                   f"{figures['rows_per_s']:.0f} | {figures['p50_ms']:.1f} | "
                                   f"{figures['p99_ms']:.1f} | {rss} |", flush=True)  # fmt: skip

@@ -4,6 +4,7 @@ fails on a request is a 500 with its error and no traceback, and the worker answ
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 
@@ -157,6 +158,41 @@ def test_max_batch_rows_caps_the_rows_of_one_model_call(model):
     assert max(service.calls) <= 5 and sorted(service.calls)[:-1] == [1] + [2] * 3
 
 
+class ThreadsSeen(TabularService):
+    """Records the native thread pools' sizes that a model call runs with."""
+
+    seen: list[list[int]]
+
+    def outputs(self, frame):
+        from threadpoolctl import threadpool_info
+
+        self.seen.append([pool["num_threads"] for pool in threadpool_info()])
+        return super().outputs(frame)
+
+
+def test_one_model_call_uses_the_threads_it_is_given(model):
+    """Trees' thread parameters and the native pools (OpenMP, BLAS) of the model's thread: a
+    one-row call with more threads than it can use only waits for them."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.svm import SVC
+
+    from sweepml.tabular.components import set_threads
+
+    assert set_threads(forest := RandomForestClassifier(n_jobs=2), 1) and forest.n_jobs == 1
+    assert not set_threads(SVC(), 1)
+    served = copy.deepcopy(model)
+    service = ThreadsSeen(served, "m.joblib")
+    service.seen = []
+    members = [pipeline.steps[-1][1] for _, pipeline, _ in served.ensemble_]
+    for member in members:
+        set_threads(member, 2)
+    app = build_app(service, ServeSettings("m.joblib", threads=1))
+    status, _ = call(app, "POST", "/invocations", BODY, "application/json")
+    assert status == 200 and service.seen and set(service.seen[0]) == {1}
+    thread_params = [member.get_params().get("n_jobs") for member in members]
+    assert all(value in (1, None) for value in thread_params)
+
+
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
     """An ImageClassifier on 8 x 8 digits, exported to a folder, and the digits."""
@@ -244,3 +280,17 @@ def test_an_image_file_of_another_size_is_refused_not_resized(digits_model):
     status, answer = call(app, "POST", "/invocations", body, "application/json")
     assert status == 400
     assert "image 0 is 16 x 12 pixels; this model takes 8 x 8" in answer["message"]
+
+
+def test_a_fitted_catboost_model_keeps_its_threads():
+    """CatBoost refuses new parameters once fitted (and predicts with every CPU anyway)."""
+    catboost = pytest.importorskip("catboost")
+    from sweepml.tabular.components import set_threads
+
+    fitted = catboost.CatBoostClassifier(
+        iterations=2, verbose=False, thread_count=1, allow_writing_files=False
+    )
+    fitted.fit([[0], [1]] * 5, [0, 1] * 5)
+    assert not set_threads(fitted, 2) and fitted.get_params()["thread_count"] == 1
+    assert set_threads(unfitted := catboost.CatBoostClassifier(thread_count=1), 2)
+    assert unfitted.get_params()["thread_count"] == 2

@@ -335,7 +335,8 @@ def test_a_bad_model_file_is_one_line_before_the_port_opens(tmp_path, model_file
      (["--port", "70000"], "--port must be 0-65535"),
      (["--timeout", "0"], "--timeout must be above 0"),
      (["--max-rows", "0"], "--max-rows must be at least 1"),
-     (["--max-batch-rows", "0"], "--max-batch-rows must be at least 1")],
+     (["--max-batch-rows", "0"], "--max-batch-rows must be at least 1"),
+     (["--threads", "0"], "--threads must be at least 1")],
 )  # fmt: skip
 def test_bad_flags_are_named(model_file, flags, words):
     result = run_cli(str(model_file), *flags)

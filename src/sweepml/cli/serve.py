@@ -54,6 +54,14 @@ def add_parser(commands: Any) -> None:
         help="most rows one model call takes from requests that arrive together (1: no "
         "batching; a larger request is predicted alone)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="threads one model call may use in each worker (more help only large batches; "
+        "use --workers for more cores)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         max_body_mb=args.max_body_mb,
         timeout=args.timeout,
         max_batch_rows=args.max_batch_rows,
+        threads=args.threads,
     )
     service = load_service(args.model)  # a bad file fails here, before the port opens
     common: dict[str, Any] = {
@@ -124,6 +133,10 @@ def _check(args: argparse.Namespace) -> None:
         (
             args.max_batch_rows < 1,
             f"--max-batch-rows must be at least 1; got {args.max_batch_rows}.",
+        ),
+        (
+            args.threads < 1,
+            f"--threads must be at least 1; got {args.threads}.",
         ),
     ]
     for failed, message in problems:

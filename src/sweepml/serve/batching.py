@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from sweepml.serve.protocol import Invocation
 from sweepml.serve.service import Service
 
@@ -37,14 +39,21 @@ class _Waiting:
 class Batcher:
     """The one model caller of a worker: ``await predict(invocation)`` answers a request."""
 
-    def __init__(self, service: Service, max_batch_rows: int) -> None:
+    def __init__(self, service: Service, max_batch_rows: int, threads: int) -> None:
         self.service = service
         self.max_batch_rows = max_batch_rows
         self._queue: asyncio.Queue[_Waiting] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._caller: asyncio.Task[None] | None = None
-        # one thread: the model is called once at a time, and the event loop stays free
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweepml-predict")
+        service.use_threads(threads)
+        # one thread: the model is called once at a time, and the event loop stays free; the
+        # native pools it calls into (OpenMP, BLAS) use ``threads`` threads
+        self._thread = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="sweepml-predict",
+            initializer=threadpool_limits,
+            initargs=(threads,),
+        )
 
     async def predict(self, invocation: Invocation) -> dict[str, Any]:
         """The response body for ``invocation`` (rows already column-checked), or the

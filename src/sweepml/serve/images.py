@@ -63,6 +63,12 @@ class ImageService:
     def check(self, invocation: Invocation) -> None:
         """Shapes were checked as the images were read."""
 
+    def use_threads(self, threads: int) -> None:
+        """PyTorch's threads for one forward pass (a setting of the whole process)."""
+        import torch
+
+        torch.set_num_threads(threads)
+
     def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
         images = [invocation.rows for invocation in invocations]
         together = images[0] if len(images) == 1 else np.concatenate(images)

@@ -16,6 +16,7 @@ import pandas as pd
 from sweepml.serve.errors import RequestError
 from sweepml.serve.protocol import Invocation, parse_invocation
 from sweepml.serve.schema import Column, check_columns, conform, schema_of
+from sweepml.tabular.components import set_threads
 
 __all__ = [
     "Service",
@@ -65,6 +66,10 @@ class Service(Protocol):
     def metadata(self) -> dict[str, Any]:
         """What ``GET /metadata`` says."""
 
+    def use_threads(self, threads: int) -> None:
+        """Let one model call use at most ``threads`` threads (where the library lets itself
+        be told; the serving thread's native pools are limited by the caller)."""
+
 
 class TabularService:
     """A fitted ``AutoClassifier`` or ``AutoRegressor`` behind the server."""
@@ -78,6 +83,12 @@ class TabularService:
 
     def parse(self, body: bytes, content_type: str | None, query: Mapping[str, str]) -> Invocation:
         return parse_invocation(body, content_type, query, self.columns)
+
+    def use_threads(self, threads: int) -> None:
+        """Every member's model predicts with ``threads`` threads (a fitted model keeps the
+        threads of its refit, all the CPUs that were idle then)."""
+        for _, pipeline, _ in self.model.ensemble_:
+            set_threads(pipeline.steps[-1][1], threads)
 
     def check(self, invocation: Invocation) -> None:
         check_columns(invocation.rows, self.schema)

@@ -28,7 +28,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from sweepml._procfs import idle_cpus
-from sweepml.tabular.components import CLASSIFICATION, MODELS
+from sweepml.tabular.components import CLASSIFICATION, MODELS, set_threads
 from sweepml.tabular.context import REFIT_SAFETY, SEARCH_MARGIN, FitContext
 from sweepml.tabular.evaluation import (
     dummy_model,
@@ -207,11 +207,7 @@ def fit_config_early(
 def _driver_pipeline(context: FitContext, config: dict[str, Any], threads: int) -> Any:
     """``config``'s unfitted pipeline, its model set to ``threads`` threads."""
     pipeline = build_pipeline(config, context.columns, context.task, context.seed)
-    model = pipeline.steps[-1][1]
-    for name in ("n_jobs", "thread_count"):
-        if name in model.get_params():
-            model.set_params(**{name: threads})
-            break
+    set_threads(pipeline.steps[-1][1], threads)
     return pipeline
 
 

@@ -6,7 +6,12 @@ installed (checked without importing it, so ``import sweepml`` stays light).
 
 from importlib.util import find_spec
 
-from sweepml.tabular.components.base import CLASSIFICATION, REGRESSION, ModelComponent
+from sweepml.tabular.components.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    ModelComponent,
+    set_threads,
+)
 from sweepml.tabular.components.boosting import HIST_GRADIENT_BOOSTING, LIGHTGBM
 from sweepml.tabular.components.catboost_trees import CATBOOST
 from sweepml.tabular.components.linear import LINEAR, SGD
@@ -37,4 +42,11 @@ MODELS: dict[str, ModelComponent] = {
     if m.name not in OPTIONAL or find_spec(OPTIONAL[m.name]) is not None
 }
 
-__all__ = ["CLASSIFICATION", "MODELS", "OPTIONAL", "REGRESSION", "ModelComponent"]
+__all__ = [
+    "CLASSIFICATION",
+    "MODELS",
+    "OPTIONAL",
+    "REGRESSION",
+    "ModelComponent",
+    "set_threads",
+]

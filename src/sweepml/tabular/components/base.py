@@ -17,6 +17,26 @@ REGRESSION = "regression"
 
 Config = Mapping[str, Any]
 
+#: the parameter that sets an estimator's threads: scikit-learn's, LightGBM's and XGBoost's
+#: ``n_jobs``, CatBoost's ``thread_count``
+THREAD_PARAMS = ("n_jobs", "thread_count")
+
+
+def set_threads(estimator: Any, threads: int) -> bool:
+    """Set the threads ``estimator`` fits and predicts with; False when it has no such
+    parameter, or is a fitted CatBoost model (whose parameters are fixed once fitted; its
+    ``predict`` uses every CPU whatever ``thread_count`` says). Trials fit with one thread
+    each; the driver's refit and a server's predictions choose their own, and a fitted model
+    keeps what it was last given."""
+    params = estimator.get_params(deep=False)
+    for name in THREAD_PARAMS:
+        if name in params:
+            if name == "thread_count" and getattr(estimator, "is_fitted", lambda: False)():
+                return False
+            estimator.set_params(**{name: threads})
+            return True
+    return False
+
 
 @dataclass(frozen=True)
 class ModelComponent:
