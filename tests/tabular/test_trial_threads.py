@@ -88,3 +88,39 @@ def test_a_refit_on_a_busy_machine_fits_with_one_thread(monkeypatch):
     config = pipeline_space("classification", n_rows=300, n_features=6, models=["lightgbm"])
     pipeline = refit.fit_config(context, config.default(), frame, y)
     assert pipeline.steps[-1][1].get_params()["n_jobs"] == 1
+
+
+def test_a_linear_refit_fits_with_one_thread_however_many_are_idle(monkeypatch):
+    """The multinomial logistic loss's OpenMP region per solver iteration made a refit on two
+    threads several times slower than on one."""
+    from sweepml.tabular import refit
+    from sweepml.tabular.context import FitClock, FitContext
+
+    X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    context = FitContext(
+        task="classification", metric=get_metric("log_loss", "classification", owner="test"),
+        columns=infer_column_types(frame), seed=0, n_jobs=2,
+        clock=FitClock.starting(0.0, None), time_budget=60.0,
+    )  # fmt: skip
+    monkeypatch.setattr(refit, "idle_cpus", lambda: 2.0)
+    seen: list[int] = []
+    build = refit.build_pipeline
+
+    def recording_build(*args, **kwargs):
+        pipeline = build(*args, **kwargs)
+        fit = pipeline.fit
+
+        def fit_and_record(*fit_args, **fit_kwargs):
+            seen.extend(pool["num_threads"] for pool in threadpool_info())
+            return fit(*fit_args, **fit_kwargs)
+
+        pipeline.fit = fit_and_record
+        return pipeline
+
+    monkeypatch.setattr(refit, "build_pipeline", recording_build)
+    for family, threads in (("linear", {1}), ("lightgbm", {2})):
+        seen.clear()
+        space = pipeline_space("classification", n_rows=300, n_features=6, models=[family])
+        refit.fit_config(context, space.default(), frame, y)
+        assert set(seen) == threads, family

@@ -89,5 +89,5 @@ def _build_sgd(config: Config, task: str, seed: int) -> object:
     return CalibratedClassifierCV(model, cv=3)
 
 
-LINEAR = ModelComponent("linear", _linear_params, _build_linear)
+LINEAR = ModelComponent("linear", _linear_params, _build_linear, parallel_fit=False)
 SGD = ModelComponent("sgd", _sgd_params, _build_sgd)
