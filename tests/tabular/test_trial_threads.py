@@ -14,16 +14,11 @@ from sweepml.tabular.metrics import get_metric
 from sweepml.tabular.pipeline_space import pipeline_space
 
 
-def test_a_trial_holds_native_thread_pools_to_one_thread(monkeypatch):
-    X, y = make_classification(300, 6, random_state=0)
-    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    objective = PipelineObjective(
-        frame, y, columns=infer_column_types(frame), task="classification",
-        metric=get_metric("log_loss", "classification", owner="test"),
-        plan=plan_evaluation(y, "classification", 0), n_classes=2, seed=0,
-    )  # fmt: skip
+def record_fit_threads(monkeypatch, module) -> list[int]:
+    """The native thread pools' sizes at the start of every fit of a pipeline that ``module``
+    builds (its ``build_pipeline`` is wrapped)."""
     seen: list[int] = []
-    build = evaluation.build_pipeline
+    build = module.build_pipeline
 
     def recording_build(*args, **kwargs):
         pipeline = build(*args, **kwargs)
@@ -36,7 +31,19 @@ def test_a_trial_holds_native_thread_pools_to_one_thread(monkeypatch):
         pipeline.fit = fit_and_record
         return pipeline
 
-    monkeypatch.setattr(evaluation, "build_pipeline", recording_build)
+    monkeypatch.setattr(module, "build_pipeline", recording_build)
+    return seen
+
+
+def test_a_trial_holds_native_thread_pools_to_one_thread(monkeypatch):
+    X, y = make_classification(300, 6, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    objective = PipelineObjective(
+        frame, y, columns=infer_column_types(frame), task="classification",
+        metric=get_metric("log_loss", "classification", owner="test"),
+        plan=plan_evaluation(y, "classification", 0), n_classes=2, seed=0,
+    )  # fmt: skip
+    seen = record_fit_threads(monkeypatch, evaluation)
     config = pipeline_space(
         "classification", n_rows=300, n_features=6, models=["hist_gradient_boosting"]
     ).default()
@@ -73,17 +80,23 @@ def test_a_refit_takes_only_the_idle_cpus_and_always_one(monkeypatch):
         assert refit.refit_threads(n_jobs) == expected
 
 
-def test_a_refit_on_a_busy_machine_fits_with_one_thread(monkeypatch):
-    from sweepml.tabular import refit
+def refit_context(frame: pd.DataFrame):
+    """A classification fit's context with ``n_jobs=2`` and no deadline, for the driver's refit."""
     from sweepml.tabular.context import FitClock, FitContext
 
-    X, y = make_classification(300, 6, random_state=0)
-    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    context = FitContext(
+    return FitContext(
         task="classification", metric=get_metric("log_loss", "classification", owner="test"),
         columns=infer_column_types(frame), seed=0, n_jobs=2,
         clock=FitClock.starting(0.0, None), time_budget=60.0,
     )  # fmt: skip
+
+
+def test_a_refit_on_a_busy_machine_fits_with_one_thread(monkeypatch):
+    from sweepml.tabular import refit
+
+    X, y = make_classification(300, 6, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    context = refit_context(frame)
     monkeypatch.setattr(refit, "idle_cpus", lambda: 0.1)
     config = pipeline_space("classification", n_rows=300, n_features=6, models=["lightgbm"])
     pipeline = refit.fit_config(context, config.default(), frame, y)
@@ -94,31 +107,12 @@ def test_a_linear_refit_fits_with_one_thread_however_many_are_idle(monkeypatch):
     """The multinomial logistic loss's OpenMP region per solver iteration made a refit on two
     threads several times slower than on one."""
     from sweepml.tabular import refit
-    from sweepml.tabular.context import FitClock, FitContext
 
     X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    context = FitContext(
-        task="classification", metric=get_metric("log_loss", "classification", owner="test"),
-        columns=infer_column_types(frame), seed=0, n_jobs=2,
-        clock=FitClock.starting(0.0, None), time_budget=60.0,
-    )  # fmt: skip
+    context = refit_context(frame)
     monkeypatch.setattr(refit, "idle_cpus", lambda: 2.0)
-    seen: list[int] = []
-    build = refit.build_pipeline
-
-    def recording_build(*args, **kwargs):
-        pipeline = build(*args, **kwargs)
-        fit = pipeline.fit
-
-        def fit_and_record(*fit_args, **fit_kwargs):
-            seen.extend(pool["num_threads"] for pool in threadpool_info())
-            return fit(*fit_args, **fit_kwargs)
-
-        pipeline.fit = fit_and_record
-        return pipeline
-
-    monkeypatch.setattr(refit, "build_pipeline", recording_build)
+    seen = record_fit_threads(monkeypatch, refit)
     for family, threads in (("linear", {1}), ("lightgbm", {2})):
         seen.clear()
         space = pipeline_space("classification", n_rows=300, n_features=6, models=[family])
