@@ -129,10 +129,11 @@ def fit_config(
     """Fit ``config``'s pipeline in the driver with ``threads`` threads (None: as many of
     ``n_jobs`` as are idle), native thread pools included (trials use one each; a refit runs
     alone); one for a family whose fit more threads only slow down."""
-    threads = refit_threads(context.n_jobs) if threads is None else threads
     family = MODELS.get(config["model"])
     if family is not None and not family.parallel_fit:
         threads = 1
+    elif threads is None:
+        threads = refit_threads(context.n_jobs)  # reads the idle CPUs over 0.2 s
     pipeline = _driver_pipeline(context, config, threads)
     start = time.monotonic()
     with warnings.catch_warnings(), threadpool_limits(limits=threads):
