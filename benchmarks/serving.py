@@ -8,9 +8,11 @@ threads in them, so the client is not the bottleneck) send one-row and 1,000-row
 (``dataframe_records`` JSON) at concurrency 1, 8 and 32 for ``--seconds`` each. Printed:
 requests/s, rows/s, p50 and p99 latency, and the memory (RSS) of each process after the runs.
 With ``--mlflow`` the same loads go to ``mlflow models serve`` (MLflow's FastAPI scoring server,
-``--env-manager local``) on the same models exported with ``format="mlflow"``.
+``--env-manager local``) on the same models exported with ``format="mlflow"``; with ``--plain``
+to ``sweepml serve --no-compile`` (each member through its scikit-learn pipeline). Last, each
+ensemble member's in-process cost, as its pipeline and compiled.
 
-    python benchmarks/serving.py [--seconds 10] [--mlflow] [--threads 1,2]
+    python benchmarks/serving.py [--seconds 10] [--mlflow] [--plain] [--threads 1,2]
         [--out benchmarks/results/serving.jsonl]
 """
 
@@ -117,13 +119,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def serve(model: Path, workers: int, threads: int | None) -> tuple[subprocess.Popen, int]:
+def serve(
+    model: Path, workers: int, threads: int | None, *options: str
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     command = [sys.executable, "-m", "sweepml.cli.main", "serve", str(model), "--port", str(port),
-               "--workers", str(workers)]  # fmt: skip
+               "--workers", str(workers), *options]  # fmt: skip
     if threads is not None:
         command += ["--threads", str(threads)]
     return started(command, port, os.environ.copy())
+
+
+def serve_plain(model: Path, workers: int, threads: int | None) -> tuple[subprocess.Popen, int]:
+    """``sweepml serve --no-compile``: each member through its scikit-learn pipeline."""
+    return serve(model, workers, threads, "--no-compile")
 
 
 def serve_mlflow(model: Path, workers: int, threads: None) -> tuple[subprocess.Popen, int]:
@@ -185,24 +194,40 @@ def timed_ms(call, repeats: int) -> float:
 
 
 def member_costs(paths: dict[str, Path], X_test) -> list[dict]:
-    """What each ensemble member's pipeline costs a one-row and a 1,000-row call, in process."""
+    """What each ensemble member costs a one-row and a 1,000-row call in process, as its
+    scikit-learn pipeline and compiled (``sweepml.tabular.compiled``), on conformed rows."""
+    from sweepml.serve.schema import conform, schema_of
+    from sweepml.serve.service import compiled_members
     from sweepml.tabular import load_model
 
-    print("\n| model | member | weight | 1 row ms | 1,000 rows ms |\n|---|---|---|---|---|")
+    print("\n| model | member | weight | pipeline: 1 row ms | 1,000 rows ms | compiled: 1 row ms "
+          "| 1,000 rows ms |\n|---|---|---|---|---|---|---|")  # fmt: skip
     records = []
     for name, path in paths.items():
         model = load_model(path)
-        frames = {n: X_test.sample(n, replace=True, random_state=0) for n in (1, 1000)}
-        parts = [(f"{config['model']} #{i}", f"{weight:.2f}", pipeline.predict_proba)
+        schema = schema_of(model)
+        frames = {n: conform(X_test.sample(n, replace=True, random_state=0), schema)
+                  for n in (1, 1000)}  # fmt: skip
+        compiled, _ = compiled_members(model, schema)
+        parts = [(f"{config['model']} #{i}", f"{weight:.2f}", pipeline.predict_proba,
+                  getattr(compiled[i], "predict_proba", None) if compiled[i] is not pipeline
+                  else None)
                  for i, (weight, pipeline, config) in enumerate(model.ensemble_)]  # fmt: skip
-        parts.append(("whole model (predict_proba)", "", model.predict_proba))
-        for member, weight, predict in parts:
+        parts.append(("whole model (predict_proba)", "", model.predict_proba,
+                      lambda rows, m=model, c=compiled: m.blend_members(rows, c)))  # fmt: skip
+        for member, weight, predict, fast in parts:
             costs = {n: timed_ms(lambda f=frame, p=predict: p(f), 50 if n == 1 else 10)
                      for n, frame in frames.items()}  # fmt: skip
+            fast_costs = {n: float("nan") if fast is None else
+                          timed_ms(lambda f=frame, p=fast: p(f), 50 if n == 1 else 10)
+                          for n, frame in frames.items()}  # fmt: skip
             records.append({"kind": "member cost", "model": name, "member": member,
                             "weight": weight, "one_row_ms": costs[1],
-                            "thousand_rows_ms": costs[1000]})  # fmt: skip
-            print(f"| {name} | {member} | {weight} | {costs[1]:.1f} | {costs[1000]:.1f} |")
+                            "thousand_rows_ms": costs[1000],
+                            "compiled_one_row_ms": fast_costs[1],
+                            "compiled_thousand_rows_ms": fast_costs[1000]})  # fmt: skip
+            print(f"| {name} | {member} | {weight} | {costs[1]:.2f} | {costs[1000]:.1f} | "
+                  f"{fast_costs[1]:.2f} | {fast_costs[1000]:.1f} |")  # fmt: skip
     return records
 
 
@@ -221,6 +246,11 @@ def main() -> None:
         "--members-only",
         action="store_true",
         help="only the in-process cost of each ensemble member",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="also run `sweepml serve --no-compile` (members through their scikit-learn pipelines)",
     )
     parser.add_argument(
         "--mlflow",
@@ -242,6 +272,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     threads_tried = [int(t) for t in args.threads.split(",") if t] or [None]
     servers = [("sweepml serve", serve, t) for t in threads_tried]
+    if args.plain:
+        servers += [("sweepml serve --no-compile", serve_plain, t) for t in threads_tried]
     if args.mlflow:
         servers.append(("mlflow models serve", serve_mlflow, None))
     records = []

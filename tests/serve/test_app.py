@@ -60,10 +60,11 @@ class Counting(TabularService):
 
     calls: list[int]
 
-    def outputs(self, frame):
-        self.calls.append(len(frame))
+    def outputs(self, rows):
+        # a DataFrame, or (compiled members) its columns by name
+        self.calls.append(len(rows) if isinstance(rows, pd.DataFrame) else len(rows["a"]))
         time.sleep(0.05)
-        return super().outputs(frame)
+        return super().outputs(rows)
 
 
 class Slow(TabularService):
@@ -294,3 +295,41 @@ def test_a_fitted_catboost_model_keeps_its_threads():
     assert not set_threads(fitted, 2) and fitted.get_params()["thread_count"] == 1
     assert set_threads(unfitted := catboost.CatBoostClassifier(thread_count=1), 2)
     assert unfitted.get_params()["thread_count"] == 2
+
+
+def test_compiled_members_answer_what_the_model_predicts(model):
+    """Unseen categories, missing values, numbers in a text column, a batch of requests."""
+    service = TabularService(model, "m.joblib")
+    assert service.not_compiled == [] and all(m is not p for m, (_, p, _) in
+                                              zip(service.members, model.ensemble_))  # fmt: skip
+    app = build_app(service, ServeSettings("m.joblib"))
+    odd = [{"a": 3, "b": "never seen"}, {"a": None, "b": "y"}, {"a": 7.5, "b": None},
+           {"a": 2, "b": 5}]  # fmt: skip
+    bodies = [records([row], proba=True) for row in ROWS[:6] + odd]
+    answers = together(app, bodies)
+    expected = model.predict_proba(pd.DataFrame(ROWS[:6] + odd, dtype=object))
+    for (status, answer), row in zip(answers, expected):
+        # batched with others: a linear member's matrix product may differ in the last bits
+        given = list(answer["predictions"][0].values())
+        assert status == 200 and given == pytest.approx(row.tolist(), rel=1e-12)
+    status, meta = call(app, "GET", "/metadata")
+    assert meta["compiled_members"] == meta["members"] == len(model.ensemble_)
+
+
+def test_a_member_that_does_not_compile_is_predicted_as_fitted(model, monkeypatch, caplog):
+    from sweepml.serve import service as service_module
+    from sweepml.tabular.compiled import NotCompiled
+
+    def refuse(pipeline, probe):
+        raise NotCompiled("its step 'x' is not reproduced")
+
+    monkeypatch.setattr(service_module, "compile_pipeline", refuse)
+    with caplog.at_level("INFO", logger="sweepml.serve"):
+        service = TabularService(model, "m.joblib")
+    assert "its step 'x' is not reproduced" in caplog.text
+    assert [m for m in service.members] == [p for _, p, _ in model.ensemble_]
+    app = build_app(service, ServeSettings("m.joblib"))
+    status, answer = call(app, "POST", "/invocations", records(ROWS[:4]), "application/json")
+    assert status == 200 and answer["predictions"] == model.predict(pd.DataFrame(ROWS[:4])).tolist()
+    status, meta = call(app, "GET", "/metadata")
+    assert meta["compiled_members"] == 0 and "not reproduced" in meta["not_compiled"][0]

@@ -179,6 +179,7 @@ def test_the_described_endpoints(server):
     assert 0.5 < meta["validation_score"] <= 1 and meta["leaderboard"]
     assert meta["fit_seconds"] > 0 and meta["served_with"]["scikit-learn"]
     assert meta["fitted_with"]["sweepml"] == version["sweepml"]
+    assert meta["compiled_members"] == meta["members"] and meta["not_compiled"] == []
 
 
 @pytest.mark.parametrize(
@@ -273,10 +274,15 @@ def _read_response(client: socket.socket) -> bytes:
 
 
 def test_two_workers_each_load_the_model_and_answer(model_file):
-    running = Server(model_file, "--workers", "2")
+    """... with the settings of the command (here: members predicted as fitted)."""
+    running = Server(model_file, "--workers", "2", "--no-compile")
     try:
         status, answer = running.post({"dataframe_records": as_json(rows(3))})
         assert status == 200 and len(answer["predictions"]) == 3
+        expected = joblib.load(model_file).predict(rows(3)).tolist()
+        assert answer["predictions"] == expected
+        status, meta = running.request("GET", "/metadata")
+        assert meta["compiled_members"] == 0 and "--no-compile" in meta["not_compiled"][0]
     finally:
         code, _ = running.stop()
     assert code == 0

@@ -62,6 +62,13 @@ def add_parser(commands: Any) -> None:
         help="threads one model call may use in each worker (more help only large batches; "
         "use --workers for more cores)",
     )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="predict each model of the ensemble through its scikit-learn pipeline, not its "
+        "compiled form (the same numbers, checked when the model loads; one row in 0.2 ms "
+        "instead of 8 ms of CPU)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -88,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_batch_rows=args.max_batch_rows,
         threads=args.threads,
+        compiled=not args.no_compile,
     )
-    service = load_service(args.model)  # a bad file fails here, before the port opens
+    # a bad file fails here, before the port opens
+    service = load_service(args.model, compiled=settings.compiled)
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

@@ -43,8 +43,9 @@ INLINE_PARSE_BYTES = 64 * 1024  # bodies up to this size are parsed on the event
 @dataclass(frozen=True)
 class ServeSettings:
     """What a worker needs: the model file, the request limits, the most rows one model call
-    takes from requests that arrive together (1: each request alone), and the threads one
-    model call may use.
+    takes from requests that arrive together (1: each request alone), the threads one model
+    call may use, and whether a tabular model's members are predicted through their compiled
+    form (``sweepml.tabular.compiled``: the same numbers, checked at load).
 
     One thread by default: a saved model keeps the threads of its refit (every CPU that was idle
     then), and a one-row call only waits for the others. On 2 cores a LightGBM pipeline answered
@@ -57,6 +58,7 @@ class ServeSettings:
     timeout: float = 60.0
     max_batch_rows: int = 1_000
     threads: int = 1
+    compiled: bool = True
 
     @property
     def max_body_bytes(self) -> int:
@@ -125,7 +127,7 @@ def app_from_environment() -> ASGIApp:
     """The application of one worker under ``--workers N``: the settings come from the
     environment, and the model is loaded here, before the worker answers."""
     settings = ServeSettings(**json.loads(os.environ[SETTINGS_VARIABLE]))
-    return build_app(load_service(settings.model), settings)
+    return build_app(load_service(settings.model, compiled=settings.compiled), settings)
 
 
 def settings_environment(settings: ServeSettings) -> dict[str, str]:

@@ -20,7 +20,14 @@ from pandas.api import types as ptypes
 
 from sweepml.serve.errors import RequestError
 
-__all__ = ["Column", "check_columns", "conform", "schema_of"]
+__all__ = [
+    "Column",
+    "check_columns",
+    "conform",
+    "conform_columns",
+    "records_columns",
+    "schema_of",
+]
 
 
 @dataclass(frozen=True)
@@ -55,14 +62,64 @@ def schema_of(model: Any) -> tuple[Column, ...]:
 def conform(rows: pd.DataFrame, schema: tuple[Column, ...]) -> pd.DataFrame:
     """``rows`` as the model's input: its columns in the model's order, each converted to its
     kind at fit time; ignored columns may be absent (they are filled with missing values)."""
+    return pd.DataFrame(conform_columns(rows, schema))  # numpy arrays: one copy, a RangeIndex
+
+
+def conform_columns(rows: pd.DataFrame, schema: tuple[Column, ...]) -> dict[str, Any]:
+    """``conform``'s columns before they make a DataFrame, by name in the model's order (a
+    compiled model reads them as they are)."""
     check_columns(rows, schema)
     rows.index = pd.RangeIndex(len(rows))  # the converted columns line up by position
     empty = np.full(len(rows), np.nan)
-    converted = {
+    return {
         column.name: _converted(rows[column.name], column) if column.name in rows else empty
         for column in schema
     }
-    return pd.DataFrame(converted)  # numpy arrays: one copy, a fresh RangeIndex
+
+
+def records_columns(
+    records: list[dict[str, Any]], schema: tuple[Column, ...]
+) -> dict[str, Any] | None:
+    """``conform_columns`` of JSON records without pandas, for the values JSON carries plainly:
+    numbers (or null) in numeric columns, text or numbers (or null) in categorical ones,
+    true/false in boolean ones. None where any other value or a date is present: the caller
+    conforms through pandas then, which converts what it can and names what it cannot.
+
+    A one-row request spends 0.6 ms building a DataFrame and converting its columns through
+    pandas, 50 times what the compiled model takes. Each column holds what ``conform_columns``
+    gives: float64 numbers with NaN, categories as text (each value as ``str`` gives it,
+    missing ones as None), booleans as a bool array. One difference, on purpose: a request that
+    mixes whole numbers and null in a categorical column keeps ``1`` as ``"1"`` (pandas reads
+    the column as floats and gives ``"1.0"``, a category the model never saw)."""
+    n_rows = len(records)
+    columns: dict[str, Any] = {}
+    for column in schema:
+        values = [record.get(column.name) for record in records]
+        if column.kind == "numeric":
+            if not all(_plain_number(v) or v is None for v in values):
+                return None
+            columns[column.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=np.float64
+            )
+        elif column.kind == "categorical":
+            if not all(isinstance(v, str) or _plain_number(v) or v is None for v in values):
+                return None
+            text = np.empty(n_rows, dtype=object)
+            text[:] = [v if v is None or isinstance(v, str) else str(v) for v in values]
+            columns[column.name] = text
+        elif column.kind == "boolean":
+            if not all(isinstance(v, bool) for v in values):
+                return None
+            columns[column.name] = np.array(values, dtype=bool)
+        elif column.kind == "ignored":
+            columns[column.name] = np.full(n_rows, np.nan)  # no pipeline reads it
+        else:
+            return None
+    return columns
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_columns(rows: pd.DataFrame | list[dict[str, Any]], schema: tuple[Column, ...]) -> None:

@@ -3,6 +3,7 @@ metadata, apart from HTTP (``app.py`` maps these to endpoints)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import platform
 from collections.abc import Mapping, Sequence
@@ -15,19 +16,32 @@ import pandas as pd
 
 from sweepml.serve.errors import RequestError
 from sweepml.serve.protocol import Invocation, parse_invocation
-from sweepml.serve.schema import Column, check_columns, conform, schema_of
+from sweepml.serve.schema import (
+    Column,
+    check_columns,
+    conform,
+    conform_columns,
+    records_columns,
+    schema_of,
+)
+from sweepml.tabular.compiled import CompiledPipeline, NotCompiled, compile_pipeline
 from sweepml.tabular.components import set_threads
 
 __all__ = [
     "Service",
     "TabularService",
     "class_answer",
+    "compiled_members",
     "json_value",
     "load_service",
+    "probe_rows",
     "versions",
 ]
 
+logger = logging.getLogger("sweepml.serve")
+
 LEADERBOARD_ROWS = 5  # the leaderboard's top rows in /metadata
+PROBE_UNSEEN = "sweepml-probe-unseen-category"  # a category the compile check feeds
 _LIBRARIES = ("sweepml", "scikit-learn", "lightgbm", "numpy", "pandas", "xgboost", "catboost")
 
 
@@ -72,14 +86,25 @@ class Service(Protocol):
 
 
 class TabularService:
-    """A fitted ``AutoClassifier`` or ``AutoRegressor`` behind the server."""
+    """A fitted ``AutoClassifier`` or ``AutoRegressor`` behind the server.
 
-    def __init__(self, model: Any, path: str) -> None:
+    With ``compiled`` (the default) each ensemble member is predicted through its compiled form
+    (``sweepml.tabular.compiled``: the same numbers without scikit-learn's per-call checks, a
+    one-row LightGBM pipeline in 0.4 ms of CPU instead of 5.4 ms), checked at load against the
+    member itself on probe rows; a member that does not compile, or whose check differs, is
+    predicted as fitted, and ``/metadata`` says which and why."""
+
+    def __init__(self, model: Any, path: str, *, compiled: bool = True) -> None:
         self.model, self.path = model, path
         self.schema: tuple[Column, ...] = schema_of(model)
         self.columns = [column.name for column in self.schema]
         self.classes = getattr(model, "classes_", None)
         self.task = "classification" if self.classes is not None else "regression"
+        self.members: list[Any] = [pipeline for _, pipeline, _ in model.ensemble_]
+        self.not_compiled: list[str] = ["not asked for (--no-compile)"] if not compiled else []
+        if compiled:
+            self.members, self.not_compiled = compiled_members(model, self.schema)
+        self._all_compiled = not self.not_compiled
 
     def parse(self, body: bytes, content_type: str | None, query: Mapping[str, str]) -> Invocation:
         return parse_invocation(body, content_type, query, self.columns)
@@ -100,19 +125,26 @@ class TabularService:
 
     def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
         rows = [invocation.rows for invocation in invocations]
-        if all(isinstance(part, list) for part in rows):  # records: one DataFrame for all
-            together = pd.DataFrame.from_records([record for part in rows for record in part])
+        records = all(isinstance(part, list) for part in rows)
+        if records and self._all_compiled:  # JSON records straight to the compiled members
+            together = [record for part in rows for record in part]
+            check_columns(together, self.schema)
+            columns = records_columns(together, self.schema)
+            if columns is not None:
+                return self.outputs(columns)
+        if records:  # one DataFrame for all
+            frame = pd.DataFrame.from_records([record for part in rows for record in part])
         else:
             frames = [pd.DataFrame.from_records(p) if isinstance(p, list) else p for p in rows]
-            together = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        return self.outputs(conform(together, self.schema))
+            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if self._all_compiled:  # compiled members read the columns as they are
+            return self.outputs(conform_columns(frame, self.schema))
+        return self.outputs(conform(frame, self.schema))
 
-    def outputs(self, frame: pd.DataFrame) -> np.ndarray:
+    def outputs(self, rows: pd.DataFrame | dict[str, Any]) -> np.ndarray:
         """What one model call gives for conformed rows: a classifier's class probabilities
         (both answers derive from them), or a regressor's values."""
-        if self.classes is not None:
-            return np.asarray(self.model.predict_proba(frame))
-        return np.asarray(self.model.predict(frame))
+        return np.asarray(self.model.blend_members(rows, self.members))
 
     def answer(self, outputs: np.ndarray, proba: bool) -> dict[str, Any]:
         if self.classes is None:
@@ -149,6 +181,9 @@ class TabularService:
             "evaluation": getattr(model, "evaluation_", None),
             "leaderboard": top,
             "fit_seconds": json_value(getattr(model, "fit_seconds_", None)),
+            "compiled_members": sum(isinstance(m, CompiledPipeline) for m in self.members),
+            "members": len(self.members),
+            "not_compiled": self.not_compiled,
             "fitted_with": getattr(model, "versions_", None),
             "served_with": versions(),
         }
@@ -164,7 +199,56 @@ def class_answer(outputs: np.ndarray, classes: Sequence[Any], proba: bool) -> di
     return {"predictions": [json_value(v) for v in labels]}
 
 
-def load_service(path: str | Path) -> Service:
+def compiled_members(model: Any, schema: tuple[Column, ...]) -> tuple[list[Any], list[str]]:
+    """Each member of ``model``'s ensemble compiled where it compiles and gives its own numbers
+    on probe rows, else as fitted; and why each of the others is not compiled (logged)."""
+    pipelines = [pipeline for _, pipeline, _ in model.ensemble_]
+    try:
+        records = probe_rows(schema)
+        frame = pd.DataFrame.from_records(records, columns=list(records[0]))
+        probe = conform(frame.copy(), schema)
+        # what requests give compiled members: JSON records' columns, or a DataFrame's
+        given_rows = [records_columns(records, schema), conform_columns(frame.copy(), schema)]
+    except Exception as exc:  # noqa: BLE001 - an odd recorded example: serve as fitted
+        reason = f"no probe rows from the input schema: {exc}"
+        logger.info("sweepml: predicting the model as fitted: %s", reason)
+        return pipelines, [reason]
+    members: list[Any] = []
+    reasons: list[str] = []
+    for number, (_, pipeline, config) in enumerate(model.ensemble_):
+        try:
+            members.append(compile_pipeline(pipeline, probe))
+        except Exception as exc:  # noqa: BLE001 - NotCompiled, or a step that fails its probe
+            reason = str(exc) if isinstance(exc, NotCompiled) else repr(exc)
+            reasons.append(f"member {number} ({config.get('model', '?')}): {reason}")
+            members.append(pipeline)
+    if not reasons:  # and the blend: the stack layer and the weights see the same outputs
+        expected = model.blend_members(probe, pipelines)
+        if not all(
+            np.array_equal(model.blend_members(rows, members), expected, equal_nan=True)
+            for rows in given_rows
+            if rows is not None
+        ):
+            reasons.append("the compiled ensemble's output differs on probe rows")
+            members = pipelines
+    for reason in reasons:
+        logger.info("sweepml: not compiled, predicted as fitted: %s", reason)
+    return members, reasons
+
+
+def probe_rows(schema: tuple[Column, ...]) -> list[dict[str, Any]]:
+    """Rows to check compiled members on, as a request would give them: each column's recorded
+    example; the same with each column missing in turn; every category unseen; all missing."""
+    example = {column.name: column.example for column in schema if column.kind != "ignored"}
+    records = [example, {name: None for name in example}]
+    records += [{**example, name: None} for name in example]
+    unseen = {c.name: PROBE_UNSEEN for c in schema if c.kind == "categorical"}
+    if unseen:
+        records.append({**example, **unseen})
+    return records
+
+
+def load_service(path: str | Path, *, compiled: bool = True) -> Service:
     """The model in ``path`` ready to serve: a tabular model file, or the folder an
     ``ImageClassifier`` was exported to. Else an ``InvalidParameterError`` (or, for an image
     folder, a ``SweepmlError``) naming the file and the reason (missing, not a sweepml model,
@@ -175,7 +259,7 @@ def load_service(path: str | Path) -> Service:
         return load_image_service(path)
     from sweepml.tabular import load_model
 
-    return TabularService(load_model(path), str(path))
+    return TabularService(load_model(path), str(path), compiled=compiled)
 
 
 def json_key(value: Any) -> str:

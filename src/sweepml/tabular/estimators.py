@@ -28,6 +28,7 @@ import hashlib
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -326,15 +327,22 @@ class _AutoEstimator(BaseEstimator):
         return frame
 
     def _blend(self, frame: pd.DataFrame) -> np.ndarray:
-        """The ensemble's output: class probabilities, or regression values; the stack layer's
-        when there is one, else the members' weighted average."""
+        return self.blend_members(frame, [pipeline for _, pipeline, _ in self.ensemble_])
+
+    def blend_members(self, rows: Any, members: Sequence[Any]) -> np.ndarray:
+        """The ensemble's output for ``rows`` (class probabilities, or regression values): the
+        stack layer's when there is one, else the members' weighted average. ``members`` stand
+        for the fitted pipelines of ``ensemble_``, in its order, with their ``predict_proba`` /
+        ``predict`` and ``classes_`` (``sweepml serve`` passes compiled ones); ``rows`` is what
+        they take, already checked: a DataFrame, or its columns by name."""
+        n_rows = len(rows) if isinstance(rows, pd.DataFrame) else len(next(iter(rows.values())))
         outputs = []
-        for _, pipeline, _ in self.ensemble_:
+        for pipeline in members:
             if self._task == CLASSIFICATION:
-                output = np.zeros((len(frame), len(self.classes_)))
-                output[:, np.asarray(pipeline.classes_, dtype=int)] = pipeline.predict_proba(frame)
+                output = np.zeros((n_rows, len(self.classes_)))
+                output[:, np.asarray(pipeline.classes_, dtype=int)] = pipeline.predict_proba(rows)
             else:
-                output = np.asarray(pipeline.predict(frame), dtype=float)
+                output = np.asarray(pipeline.predict(rows), dtype=float)
             outputs.append(output)
         stacker = getattr(self, "stacker_", None)
         if stacker is not None:
