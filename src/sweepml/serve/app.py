@@ -49,8 +49,9 @@ class ServeSettings:
 
     One thread by default: a saved model keeps the threads of its refit (every CPU that was idle
     then), and a one-row call only waits for the others. On 2 cores a LightGBM pipeline answered
-    one row in 9.7 ms (p50) with one thread against 11.4-12.7 ms with two, at the same 1,000-row
-    throughput (``benchmarks/RESULTS.md``); a server scales by ``--workers``."""
+    one row in 9.7 ms (p50, before members were compiled) with one thread against 11.4-12.7 ms
+    with two, at the same 1,000-row throughput (``benchmarks/RESULTS.md``); a server scales by
+    ``--workers``."""
 
     model: str
     max_rows: int = 100_000
