@@ -283,6 +283,11 @@ def test_two_workers_each_load_the_model_and_answer(model_file):
         assert answer["predictions"] == expected
         status, meta = running.request("GET", "/metadata")
         assert meta["compiled_members"] == 0 and "--no-compile" in meta["not_compiled"][0]
+        # the supervising process checked the model in a process of its own: it holds none of
+        # the model's libraries (200 MB), only its workers do
+        if sys.platform.startswith("linux"):
+            maps = Path(f"/proc/{running.process.pid}/maps").read_text()
+            assert "lib_lightgbm" not in maps and "pandas" not in maps
     finally:
         code, _ = running.stop()
     assert code == 0
@@ -333,6 +338,10 @@ def test_a_bad_model_file_is_one_line_before_the_port_opens(tmp_path, model_file
         assert result.returncode == 2, result.stderr
         assert words in result.stderr and name in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Uvicorn" not in result.stderr
+    # with --workers N the model is checked in a process of its own: the same one line
+    result = run_cli(str(junk), "--port", port, "--workers", "2")
+    assert result.returncode == 2 and "not a model saved by sweepml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweepml.serve.app import ServeSettings, build_app
+    from sweepml.serve.app import build_app
     from sweepml.serve.service import TabularService, load_service
+    from sweepml.serve.settings import ServeSettings
 
 __all__ = ["ServeSettings", "TabularService", "build_app", "load_service"]
 
 _HOMES = {
-    "ServeSettings": "sweepml.serve.app",
+    "ServeSettings": "sweepml.serve.settings",
     "build_app": "sweepml.serve.app",
     "TabularService": "sweepml.serve.service",
     "load_service": "sweepml.serve.service",

@@ -10,12 +10,9 @@ traceback or ends the worker. One log line per request: method, path, status, ro
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
 from collections.abc import Awaitable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,39 +28,13 @@ from sweepml.serve.batching import Batcher
 from sweepml.serve.errors import ERROR_CODES, RequestError
 from sweepml.serve.protocol import Invocation
 from sweepml.serve.service import Service, load_service
+from sweepml.serve.settings import ServeSettings, settings_from_environment
 
 __all__ = ["ServeSettings", "app_from_environment", "build_app"]
 
 logger = logging.getLogger("sweepml.serve")
 
-SETTINGS_VARIABLE = "SWEEPML_SERVE_SETTINGS"  # how `--workers N` hands the settings to workers
 INLINE_PARSE_BYTES = 64 * 1024  # bodies up to this size are parsed on the event loop
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """What a worker needs: the model file, the request limits, the most rows one model call
-    takes from requests that arrive together (1: each request alone), the threads one model
-    call may use, and whether a tabular model's members are predicted through their compiled
-    form (``sweepml.tabular.compiled``: the same numbers, checked at load).
-
-    One thread by default: a saved model keeps the threads of its refit (every CPU that was idle
-    then), and a one-row call only waits for the others. On 2 cores a LightGBM pipeline answered
-    one row in 9.7 ms (p50, before members were compiled) with one thread against 11.4-12.7 ms
-    with two, at the same 1,000-row throughput (``benchmarks/RESULTS.md``); a server scales by
-    ``--workers``."""
-
-    model: str
-    max_rows: int = 100_000
-    max_body_mb: float = 32.0
-    timeout: float = 60.0
-    max_batch_rows: int = 1_000
-    threads: int = 1
-    compiled: bool = True
-
-    @property
-    def max_body_bytes(self) -> int:
-        return int(self.max_body_mb * 1024 * 1024)
 
 
 def build_app(service: Service, settings: ServeSettings) -> ASGIApp:
@@ -127,12 +98,8 @@ def build_app(service: Service, settings: ServeSettings) -> ASGIApp:
 def app_from_environment() -> ASGIApp:
     """The application of one worker under ``--workers N``: the settings come from the
     environment, and the model is loaded here, before the worker answers."""
-    settings = ServeSettings(**json.loads(os.environ[SETTINGS_VARIABLE]))
+    settings = settings_from_environment()
     return build_app(load_service(settings.model, compiled=settings.compiled), settings)
-
-
-def settings_environment(settings: ServeSettings) -> dict[str, str]:
-    return {SETTINGS_VARIABLE: json.dumps(asdict(settings))}
 
 
 async def _body(request: Request, limit: int) -> bytes:
