@@ -176,7 +176,9 @@ def _converted(values: pd.Series, column: Column) -> Any:
         _check(values, values.notna() & parsed.isna(), column, "dates or times")
         return parsed.dt.tz_convert(tz) if tz is not None else parsed
     if column.kind == "categorical" and column.dtype in ("object", "str", "string"):
-        text = values.to_numpy(dtype=object)
+        text = values.to_numpy(dtype=object, copy=True)  # a view may be read-only (pandas 3)
+        nested = values.map(lambda v: isinstance(v, list | dict))
+        _check(values, nested, column, "text, numbers or null")
         odd = [i for i, v in enumerate(text) if not isinstance(v, str) and not pd.isna(v)]
         for i in odd:
             text[i] = str(text[i])
