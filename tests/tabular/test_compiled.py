@@ -103,3 +103,11 @@ def test_what_is_not_a_fitted_pipeline_of_named_columns_is_not_compiled():
     other = Pipeline([("identity", FunctionTransformer()), ("model", pipeline.steps[-1][1])])
     with pytest.raises(NotCompiled, match="ColumnTransformer"):
         compile_pipeline(other, frame)
+
+
+def test_pandas_nullable_numbers_are_read_as_scikit_learn_reads_them():
+    pipeline, frame = fitted("lightgbm", "regression", 0)
+    compiled = compile_pipeline(pipeline, frame.head(20))
+    rows = new_rows()
+    rows["num_missing"] = rows["num_missing"].astype("Int64")  # pd.NA for the missing ones
+    assert np.array_equal(compiled.predict(rows), pipeline.predict(rows))

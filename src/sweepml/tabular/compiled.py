@@ -177,7 +177,10 @@ def _generic(step: Any) -> Step:
 
 
 def _floats(values: Any) -> np.ndarray:
-    """What scikit-learn's input validation makes of numeric columns: a float64 copy."""
+    """What scikit-learn's input validation makes of numeric columns: a float64 copy (pandas'
+    missing values, ``pd.NA`` included, as NaN)."""
+    if isinstance(values, pd.DataFrame):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     return np.array(values, dtype=np.float64)
 
 
