@@ -100,11 +100,13 @@ class TabularService:
         self.columns = [column.name for column in self.schema]
         self.classes = getattr(model, "classes_", None)
         self.task = "classification" if self.classes is not None else "regression"
-        self.members: list[Any] = [pipeline for _, pipeline, _ in model.ensemble_]
-        self.not_compiled: list[str] = ["not asked for (--no-compile)"] if not compiled else []
+        self.members: list[Any]
+        self.not_compiled: list[str]  # why each member that is not compiled is not
         if compiled:
             self.members, self.not_compiled = compiled_members(model, self.schema)
-        self._all_compiled = not self.not_compiled
+        else:
+            self.members = [pipeline for _, pipeline, _ in model.ensemble_]
+            self.not_compiled = ["not asked for (--no-compile)"]
 
     def parse(self, body: bytes, content_type: str | None, query: Mapping[str, str]) -> Invocation:
         return parse_invocation(body, content_type, query, self.columns)
@@ -126,7 +128,7 @@ class TabularService:
     def outputs_of(self, invocations: Sequence[Invocation]) -> np.ndarray:
         rows = [invocation.rows for invocation in invocations]
         records = all(isinstance(part, list) for part in rows)
-        if records and self._all_compiled:  # JSON records straight to the compiled members
+        if records and not self.not_compiled:  # JSON records straight to the compiled members
             together = [record for part in rows for record in part]
             check_columns(together, self.schema)
             columns = records_columns(together, self.schema)
@@ -137,7 +139,7 @@ class TabularService:
         else:
             frames = [pd.DataFrame.from_records(p) if isinstance(p, list) else p for p in rows]
             frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        if self._all_compiled:  # compiled members read the columns as they are
+        if not self.not_compiled:  # compiled members read the columns as they are
             return self.outputs(conform_columns(frame, self.schema))
         return self.outputs(conform(frame, self.schema))
 

@@ -65,7 +65,6 @@ class CompiledPipeline:
     columns as a mapping of name to values (what a server has before any DataFrame exists)."""
 
     def __init__(self, pipeline: Pipeline, parts: Sequence[Part], after: Sequence[Step]) -> None:
-        self.pipeline = pipeline
         self.model = pipeline.steps[-1][1]
         self.classes_ = getattr(pipeline, "classes_", None)
         self._parts = list(parts)
